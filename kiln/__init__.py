@@ -1,0 +1,16 @@
+"""kiln: a symbolic computation-graph compiler for Python (PyTensor-compatible API).
+
+>>> import numpy as np, kiln, kiln.tensor as kt
+>>> x = kt.vector("x")
+>>> f = kiln.function([x], (x ** 2).sum())
+>>> float(f(np.arange(3.0)))
+5.0
+"""
+from kiln.configuration import config
+from kiln.graph.fg import MissingInputError
+from kiln.compile import Function, In, Mode, Out, function, shared
+from kiln import printing, tensor
+
+__version__ = "0.1.0"
+__all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
+           "printing", "tensor"]

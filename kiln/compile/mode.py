@@ -1,0 +1,70 @@
+"""Mode: how a function is compiled (a rewrite pipeline plus a linker).
+
+The pipeline itself lives in kiln.rewrites; a Mode only names it and the tag
+filters to apply, so modes are cheap, immutable values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+__all__ = ["Mode", "get_mode", "FAST_RUN", "FAST_COMPILE"]
+
+
+@dataclass(frozen=True)
+class Mode:
+    """A linker name ("py", "c", "auto") and a rewrite pipeline name with tag filters.
+
+    >>> Mode(linker="py").including("mine").excluding("fusion").exclude
+    ('fusion',)
+    """
+
+    linker: str = "auto"
+    rewrites: str = "fast_run"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def including(self, *tags: str) -> "Mode":
+        return replace(self, include=self.include + tags)
+
+    def excluding(self, *tags: str) -> "Mode":
+        return replace(self, exclude=self.exclude + tags)
+
+    def make_linker(self):
+        name = self.linker
+        if name == "auto":
+            from kiln.configuration import config
+
+            name = config.linker if config.linker != "auto" else "py"
+        if name == "py":
+            from kiln.linkers.python import PythonLinker
+
+            return PythonLinker()
+        raise ValueError(f"unknown linker {name!r} (available: 'py')")
+
+    def rewrite(self, fgraph) -> Any:
+        """Run this mode's rewrite pipeline on fgraph, in place; returns the rewrite report."""
+        try:
+            from kiln.rewrites.pipeline import run_pipeline
+        except ImportError:
+            return None
+        return run_pipeline(fgraph, self)
+
+
+FAST_RUN = Mode()
+FAST_COMPILE = Mode(rewrites="fast_compile")
+_PREDEFINED = {"FAST_RUN": FAST_RUN, "FAST_COMPILE": FAST_COMPILE, "PY": Mode(linker="py"),
+               "NONE": Mode(rewrites="none")}
+
+
+def get_mode(mode: Any) -> Mode:
+    if mode is None:
+        return FAST_RUN
+    if isinstance(mode, Mode):
+        return mode
+    if isinstance(mode, str):
+        try:
+            return _PREDEFINED[mode.upper()]
+        except KeyError:
+            raise ValueError(f"unknown mode {mode!r} (known: {', '.join(_PREDEFINED)})") from None
+    raise TypeError(f"mode must be a Mode or a name, got {mode!r}")

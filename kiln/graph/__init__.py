@@ -1,0 +1,13 @@
+"""The IR: types, variables, apply nodes, ops, function graphs, traversal, cloning."""
+from kiln.graph.basic import Apply, Constant, Type, Variable
+from kiln.graph.fg import Feature, FunctionGraph, InconsistencyError, MissingInputError
+from kiln.graph.inner import InnerGraphOp, graph_signature
+from kiln.graph.op import Op
+from kiln.graph.replace import clone, clone_get_equiv, clone_replace, graph_replace
+from kiln.graph.traversal import (ancestors, applys_between, graph_inputs, io_toposort, orphans,
+                                  toposort, variables_between)
+
+__all__ = ["Apply", "Constant", "Type", "Variable", "Feature", "FunctionGraph", "InconsistencyError",
+           "MissingInputError", "InnerGraphOp", "graph_signature", "Op", "clone", "clone_get_equiv",
+           "clone_replace", "graph_replace", "ancestors", "applys_between", "graph_inputs",
+           "io_toposort", "orphans", "toposort", "variables_between"]

@@ -1,0 +1,105 @@
+"""Ops that hold a frozen inner graph (fused kernels, OpFromGraph, scan bodies).
+
+The inner graph is a FunctionGraph owned by the op.  Two such ops are equal when
+their inner graphs are structurally equal (same ops, same wiring, same input
+types, equal constants), which `graph_signature` summarizes as a hashable value.
+"""
+from __future__ import annotations
+
+from typing import Any, Hashable, Sequence
+
+from kiln.graph.basic import Apply, Constant, Variable
+from kiln.graph.fg import FunctionGraph
+from kiln.graph.op import Op
+
+__all__ = ["InnerGraphOp", "graph_signature"]
+
+
+def graph_signature(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> Hashable:
+    """A hashable structural summary of the graph from inputs to outputs.
+
+    Variables are numbered in topological order, so the summary does not depend on
+    names or object identities.
+    """
+    from kiln.graph.traversal import io_toposort
+
+    index: dict[Variable, int] = {}
+    parts: list[Any] = []
+    for v in inputs:
+        index[v] = len(index)
+        parts.append(("in", v.type))
+
+    def ref(v: Variable) -> Hashable:
+        if v in index:
+            return index[v]
+        if isinstance(v, Constant):
+            return ("const", v.signature())
+        raise ValueError(f"graph_signature: {v} is not reachable from the inputs")
+
+    for node in io_toposort(inputs, outputs):
+        parts.append((node.op, tuple(ref(i) for i in node.inputs)))
+        for o in node.outputs:
+            index[o] = len(index)
+    parts.append(("out", tuple(ref(o) for o in outputs)))
+    return tuple(parts)
+
+
+class InnerGraphOp(Op):
+    """Base for ops defined by an inner graph; `perform` interprets the inner graph.
+
+    Subclasses may add parameters (list them in `__props__` after `signature`).
+    """
+
+    __props__ = ("signature",)
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None):
+        self.fgraph = FunctionGraph(inputs, outputs, clone=True)
+        self.signature = graph_signature(self.fgraph.inputs, self.fgraph.outputs)
+        self.name = name
+        self._runner = None
+
+    @property
+    def inner_inputs(self) -> list[Variable]:
+        return self.fgraph.inputs
+
+    @property
+    def inner_outputs(self) -> list[Variable]:
+        return self.fgraph.outputs
+
+    def __str__(self) -> str:
+        return self.name or type(self).__name__
+
+    def make_node(self, *inputs: Any) -> Apply:
+        from kiln.tensor.basic import as_tensor_variable
+
+        if len(inputs) != len(self.inner_inputs):
+            raise TypeError(f"{self}: expected {len(self.inner_inputs)} inputs, got {len(inputs)}")
+        ins = []
+        for i, (x, inner) in enumerate(zip(inputs, self.inner_inputs)):
+            x = x if isinstance(x, Variable) else inner.type.make_constant(x)
+            if not inner.type.is_super(x.type):
+                conv = inner.type.convert_variable(x)
+                if conv is None:
+                    raise TypeError(f"{self}: input {i} has type {x.type}, expected {inner.type}")
+                x = conv
+            ins.append(x)
+        return Apply(self, ins, [o.type() for o in self.inner_outputs])
+
+    def perform(self, node: Apply, inputs: Sequence[Any], output_storage: list[list]) -> None:
+        if self._runner is None:
+            from kiln.linkers.python import PythonLinker
+
+            self._runner = PythonLinker().make_runner(self.fgraph)
+        outs = self._runner(list(inputs))
+        for store, val in zip(output_storage, outs):
+            store[0] = val
+
+    def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        from kiln.tensor.shape import infer_graph_shapes
+
+        return infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes)
+
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d["_runner"] = None
+        return d

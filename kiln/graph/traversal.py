@@ -1,0 +1,117 @@
+"""Walking graphs: ancestors, graph inputs, topological orders.
+
+All walks are iterative (deep graphs must not hit Python's recursion limit).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Sequence
+
+from kiln.graph.basic import Apply, Constant, Variable
+
+__all__ = ["ancestors", "graph_inputs", "toposort", "io_toposort", "applys_between",
+           "variables_between", "vars_between", "orphans"]
+
+
+def ancestors(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """Every variable the outputs depend on (outputs included), not walking past blockers.
+
+    >>> import kiln.tensor as kt
+    >>> x = kt.scalar("x"); y = x + 1
+    >>> x in ancestors([y])
+    True
+    """
+    stop = set(blockers)
+    seen: set[int] = set()
+    order: list[Variable] = []
+    stack = list(outputs)[::-1]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        order.append(v)
+        if v.owner is not None and v not in stop:
+            stack.extend(reversed(v.owner.inputs))
+    return order
+
+
+def graph_inputs(outputs: Iterable[Variable], blockers: Iterable[Variable] = ()) -> list[Variable]:
+    """The ownerless variables (inputs and constants) the outputs depend on, plus blockers reached."""
+    stop = set(blockers)
+    return [v for v in ancestors(outputs, stop) if v.owner is None or v in stop]
+
+
+def io_toposort(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Apply]:
+    """Apply nodes between inputs and outputs, each after the nodes it depends on.
+
+    `inputs` may be a set, which is then used as is (FunctionGraph passes its own).
+    """
+    stop = inputs if isinstance(inputs, (set, frozenset)) else set(inputs)
+    order: list[Apply] = []
+    done: set[int] = set()
+    # iterative post-order DFS over Apply nodes
+    for out in outputs:
+        if out.owner is None or out in stop or id(out.owner) in done:
+            continue
+        stack: list[tuple[Apply, int]] = [(out.owner, 0)]
+        onstack = {id(out.owner)}
+        while stack:
+            node, i = stack[-1]
+            if i < len(node.inputs):
+                stack[-1] = (node, i + 1)
+                inp = node.inputs[i]
+                parent = inp.owner
+                if parent is not None and inp not in stop and id(parent) not in done:
+                    if id(parent) in onstack:
+                        raise ValueError(f"graph has a cycle through {parent}")
+                    onstack.add(id(parent))
+                    stack.append((parent, 0))
+            else:
+                stack.pop()
+                onstack.discard(id(node))
+                done.add(id(node))
+                order.append(node)
+    return order
+
+
+def toposort(outputs: Sequence[Variable], blockers: Sequence[Variable] = ()) -> list[Apply]:
+    """Topological order of every Apply the outputs depend on."""
+    return io_toposort(list(blockers), list(outputs))
+
+
+def applys_between(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Apply]:
+    return io_toposort(inputs, outputs)
+
+
+def variables_between(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Variable]:
+    """Variables on some path from inputs to outputs (inputs and outputs included)."""
+    result: list[Variable] = []
+    seen: set[int] = set()
+    for v in list(inputs):
+        if id(v) not in seen:
+            seen.add(id(v)); result.append(v)
+    for node in io_toposort(inputs, outputs):
+        for v in node.inputs + node.outputs:
+            if id(v) not in seen:
+                seen.add(id(v)); result.append(v)
+    for v in outputs:
+        if id(v) not in seen:
+            seen.add(id(v)); result.append(v)
+    return result
+
+
+vars_between = variables_between
+
+
+def orphans(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list[Variable]:
+    """Ownerless variables reached from outputs that are not among inputs (constants, missing inputs)."""
+    stop = set(inputs)
+    return [v for v in ancestors(outputs, stop) if v.owner is None and v not in stop]
+
+
+def iter_nodes(outputs: Sequence[Variable]) -> Iterator[Apply]:
+    yield from toposort(outputs)
+
+
+def is_constant(v: Variable) -> bool:
+    return isinstance(v, Constant)

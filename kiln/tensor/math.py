@@ -1,0 +1,240 @@
+"""The math namespace: elementwise functions, reductions and products.
+
+Each elementwise function is an `Elemwise` op instance, so `kt.exp` is both a
+callable and a value that rewrite patterns can name: ``(kt.log, (kt.exp, "x"))``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+import kiln.scalar.math as ps
+from kiln.scalar import dtypes
+from kiln.tensor.basic import as_tensor_variable, constant
+from kiln.tensor.elemwise import DimShuffle, Elemwise
+from kiln.tensor.reduction import (All, Any as AnyOp, Argmax, Argmin, Max, Min, Prod, Sum,
+                                   normalize_axis, _keep)
+
+# -- elementwise ------------------------------------------------------------------
+add = Elemwise(ps.add, name="add")
+mul = Elemwise(ps.mul, name="mul")
+sub = Elemwise(ps.sub, name="sub")
+true_div = Elemwise(ps.true_div, name="true_div")
+int_div = Elemwise(ps.int_div, name="int_div")
+mod = Elemwise(ps.mod, name="mod")
+pow = Elemwise(ps.pow, name="pow")
+maximum = Elemwise(ps.maximum, name="maximum")
+minimum = Elemwise(ps.minimum, name="minimum")
+neg = Elemwise(ps.neg, name="neg")
+abs = Elemwise(ps.abs_, name="abs")
+sign = Elemwise(ps.sign, name="sign")
+sqr = square = Elemwise(ps.sqr, name="sqr")
+reciprocal = Elemwise(ps.reciprocal, name="reciprocal")
+tensor_copy = Elemwise(ps.identity, name="identity")
+clip_op = Elemwise(ps.clip, name="clip")
+switch = Elemwise(ps.switch, name="switch")
+exp = Elemwise(ps.exp, name="exp")
+exp2 = Elemwise(ps.exp2, name="exp2")
+expm1 = Elemwise(ps.expm1, name="expm1")
+log = Elemwise(ps.log, name="log")
+log2 = Elemwise(ps.log2, name="log2")
+log10 = Elemwise(ps.log10, name="log10")
+log1p = Elemwise(ps.log1p, name="log1p")
+sqrt = Elemwise(ps.sqrt, name="sqrt")
+sin = Elemwise(ps.sin, name="sin")
+cos = Elemwise(ps.cos, name="cos")
+tan = Elemwise(ps.tan, name="tan")
+arcsin = Elemwise(ps.arcsin, name="arcsin")
+arccos = Elemwise(ps.arccos, name="arccos")
+arctan = Elemwise(ps.arctan, name="arctan")
+arctan2 = Elemwise(ps.arctan2, name="arctan2")
+sinh = Elemwise(ps.sinh, name="sinh")
+cosh = Elemwise(ps.cosh, name="cosh")
+tanh = Elemwise(ps.tanh, name="tanh")
+arcsinh = Elemwise(ps.arcsinh, name="arcsinh")
+arccosh = Elemwise(ps.arccosh, name="arccosh")
+arctanh = Elemwise(ps.arctanh, name="arctanh")
+sigmoid = Elemwise(ps.sigmoid, name="sigmoid")
+softplus = Elemwise(ps.softplus, name="softplus")
+erf = Elemwise(ps.erf, name="erf")
+erfc = Elemwise(ps.erfc, name="erfc")
+erfinv = Elemwise(ps.erfinv, name="erfinv")
+gamma = Elemwise(ps.gamma, name="gamma")
+gammaln = Elemwise(ps.gammaln, name="gammaln")
+psi = digamma = Elemwise(ps.psi, name="psi")
+floor = Elemwise(ps.floor, name="floor")
+ceil = Elemwise(ps.ceil, name="ceil")
+trunc = Elemwise(ps.trunc, name="trunc")
+round_half_to_even = Elemwise(ps.round_half_to_even, name="round_half_to_even")
+isnan = Elemwise(ps.isnan, name="isnan")
+isinf = Elemwise(ps.isinf, name="isinf")
+isfinite = Elemwise(ps.isfinite, name="isfinite")
+lt = less = Elemwise(ps.lt, name="lt")
+gt = greater = Elemwise(ps.gt, name="gt")
+le = less_equal = Elemwise(ps.le, name="le")
+ge = greater_equal = Elemwise(ps.ge, name="ge")
+eq = equal = Elemwise(ps.eq, name="eq")
+neq = not_equal = Elemwise(ps.neq, name="neq")
+logical_and = Elemwise(ps.logical_and, name="logical_and")
+logical_or = Elemwise(ps.logical_or, name="logical_or")
+logical_xor = Elemwise(ps.logical_xor, name="logical_xor")
+logical_not = Elemwise(ps.logical_not, name="logical_not")
+bitwise_and = and_ = Elemwise(ps.bitwise_and, name="bitwise_and")
+bitwise_or = or_ = Elemwise(ps.bitwise_or, name="bitwise_or")
+bitwise_xor = xor = Elemwise(ps.bitwise_xor, name="bitwise_xor")
+invert = bitwise_not = Elemwise(ps.invert, name="invert")
+true_divide, floor_divide, power, negative, absolute = true_div, int_div, pow, neg, abs
+inv = reciprocal
+
+
+def where(cond: Any, a: Any = None, b: Any = None):
+    """where(cond, a, b): elementwise choice (switch).  The one-argument form is `nonzero`."""
+    if a is None and b is None:
+        raise NotImplementedError("where(cond) with one argument (nonzero) is part of the op catalog issue")
+    return switch(cond, a, b)
+
+
+def round(x: Any, mode: str = "half_to_even"):
+    """Round to nearest, ties to even (NumPy's rule); `mode="half_away_from_zero"` for C's round."""
+    if mode == "half_to_even":
+        return round_half_to_even(x)
+    if mode == "half_away_from_zero":
+        x = as_tensor_variable(x)
+        return sign(x) * floor(abs(x) + 0.5)
+    raise ValueError(f"round: unknown mode {mode!r}")
+
+
+def clip(x: Any, a_min: Any, a_max: Any):
+    """Limit values to [a_min, a_max] (NumPy's clip; NaN propagates)."""
+    return clip_op(x, a_min, a_max)
+
+
+def cast(x: Any, dtype: Any):
+    """Convert to `dtype` (NumPy's astype).  A no-op when the dtype already matches."""
+    x = as_tensor_variable(x)
+    dtype = dtypes.normalize(dtype)
+    if x.dtype == dtype:
+        return x
+    return Elemwise(ps.Cast(dtype))(x)
+
+
+def relu(x: Any, alpha: float = 0.0):
+    """max(x, 0) (with a leaky slope `alpha` for x < 0); relu'(0) is 0."""
+    x = as_tensor_variable(x)
+    if alpha == 0:
+        return maximum(x, 0)
+    return switch(gt(x, 0), x, alpha * x)
+
+
+# -- reductions ---------------------------------------------------------------------
+def _reduce(op_cls, x, axis, keepdims, **kw):
+    x = as_tensor_variable(x)
+    ax = normalize_axis(axis, x.ndim, str(op_cls.__name__).lower())
+    out = op_cls(ax, **kw)(x)
+    return _keep(out, x.ndim, ax) if keepdims else out
+
+
+def sum(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
+    """Sum over `axis` (int, tuple or None), NumPy's dtype rules (small ints sum as int64)."""
+    return _reduce(Sum, x, axis, keepdims, dtype=dtype)
+
+
+def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None, no_zeros_in_input=False):
+    return _reduce(Prod, x, axis, keepdims, dtype=dtype)
+
+
+def max(x: Any, axis=None, keepdims: bool = False):
+    return _reduce(Max, x, axis, keepdims)
+
+
+def min(x: Any, axis=None, keepdims: bool = False):
+    return _reduce(Min, x, axis, keepdims)
+
+
+def any(x: Any, axis=None, keepdims: bool = False):
+    return _reduce(AnyOp, x, axis, keepdims)
+
+
+def all(x: Any, axis=None, keepdims: bool = False):
+    return _reduce(All, x, axis, keepdims)
+
+
+def _arg(op_cls, x, axis, keepdims):
+    x = as_tensor_variable(x)
+    if isinstance(axis, (tuple, list)):
+        if len(axis) != 1:
+            raise ValueError(f"{op_cls.__name__.lower()}: axis must be an int or None, got {axis}")
+        axis = axis[0]
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim, op_cls.__name__.lower())[0]
+    out = op_cls(axis)(x)
+    if keepdims:
+        out = _keep(out, x.ndim, tuple(range(x.ndim)) if axis is None else (axis,))
+    return out
+
+
+def argmax(x: Any, axis=None, keepdims: bool = False):
+    """Index of the maximum (first one on ties; NaN counts as maximal, as in NumPy)."""
+    return _arg(Argmax, x, axis, keepdims)
+
+
+def argmin(x: Any, axis=None, keepdims: bool = False):
+    return _arg(Argmin, x, axis, keepdims)
+
+
+def _count(x, ax, dtype):
+    """Number of elements reduced over, as a 0-d tensor of `dtype`."""
+    from kiln.tensor.shape import shape_i
+
+    n = constant(1, dtype="int64")
+    for a in ax:
+        n = n * shape_i(x, a)
+    return cast(n, dtype)
+
+
+def mean(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
+    """Arithmetic mean with NumPy's dtypes: ints give float64, float16 accumulates in float32."""
+    x = as_tensor_variable(x)
+    ax = normalize_axis(axis, x.ndim, "mean")
+    out_dtype = dtypes.normalize(dtype) if dtype is not None else (
+        x.dtype if dtypes.is_continuous(x.dtype) else "float64")
+    acc = "float32" if out_dtype == "float16" else out_dtype
+    s = sum(cast(x, acc), axis=ax, keepdims=keepdims)
+    return cast(true_div(s, _count(x, ax, acc)), out_dtype)
+
+
+def var(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):
+    """Variance, mean((x - mean(x))**2) * n / (n - ddof); `corrected=True` means ddof=1."""
+    x = as_tensor_variable(x)
+    if corrected:
+        ddof = 1
+    ax = normalize_axis(axis, x.ndim, "var")
+    out_dtype = x.dtype if dtypes.is_continuous(x.dtype) else "float64"
+    acc = "float32" if out_dtype == "float16" else out_dtype
+    xc = cast(x, acc)
+    d = xc - mean(xc, axis=ax, keepdims=True)
+    s = sum(d * d, axis=ax, keepdims=keepdims)
+    return cast(true_div(s, _count(x, ax, acc) - cast(constant(ddof), acc)), out_dtype)
+
+
+def std(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected))
+
+
+def logsumexp(x: Any, axis=None, keepdims: bool = False):
+    """log(sum(exp(x))) computed as max + log(sum(exp(x - max))), stable for large |x|."""
+    x = as_tensor_variable(x)
+    ax = normalize_axis(axis, x.ndim, "logsumexp")
+    m = max(x, axis=ax, keepdims=True)
+    m = switch(isfinite(m), m, 0)  # all -inf (or an inf) must not produce inf - inf = nan
+    out = log(sum(exp(x - m), axis=ax, keepdims=True)) + m
+    if not keepdims:
+        from kiln.tensor.shape import squeeze
+
+        out = squeeze(out, ax)
+    return out
+
+
+# -- products ---------------------------------------------------------------------------
+from kiln.tensor.blas import Dot, MatMul, dot, matmul, outer, tensordot  # noqa: E402
