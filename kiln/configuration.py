@@ -30,8 +30,13 @@ class Config:
     extra: dict = field(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if name not in _FIELDS:
+            raise AttributeError(f"kiln.config has no setting {name!r} (settings: {', '.join(_FIELDS)}); "
+                                 f"settings of other parts of kiln live in kiln.config.extra")
         if name in _CHOICES and value not in _CHOICES[name]:
             raise ValueError(f"kiln.config.{name} must be one of {_CHOICES[name]}, not {value!r}")
+        if name in _BOOLS and not isinstance(value, bool):
+            raise ValueError(f"kiln.config.{name} must be True or False, not {value!r}")
         object.__setattr__(self, name, value)
 
     @contextlib.contextmanager
@@ -43,27 +48,50 @@ class Config:
         ...     config.floatX
         'float32'
         """
-        old = {k: getattr(self, k) for k in changes}
+        known = {k: v for k, v in changes.items() if k in _FIELDS and k != "extra"}
+        extra = {k: v for k, v in changes.items() if k not in known}
+        old = {k: getattr(self, k) for k in known}
+        old_extra = dict(self.extra)
         try:
-            for k, v in changes.items():
+            for k, v in known.items():
                 setattr(self, k, v)
+            # names kiln's core does not know are settings of other rooms: kept in `extra`
+            self.extra.update(extra)
             yield self
         finally:
             for k, v in old.items():
-                setattr(self, k, v)
+                object.__setattr__(self, k, v)
+            self.extra.clear()
+            self.extra.update(old_extra)
+
+
+_FIELDS = tuple(f.name for f in fields(Config))
+_BOOLS = tuple(f.name for f in fields(Config) if f.type in (bool, "bool"))
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _parse_flags(text: str, cfg: Config) -> None:
-    known = {f.name: f for f in fields(Config)}
+    """Apply 'name=value,name=value' settings (the KILN_FLAGS syntax) to cfg.
+
+    >>> c = Config(); _parse_flags("floatX=float32, check_outputs=false, threads=4", c)
+    >>> (c.floatX, c.check_outputs, c.extra)
+    ('float32', False, {'threads': '4'})
+    """
     for item in filter(None, (s.strip() for s in text.split(","))):
         if "=" not in item:
             raise ValueError(f"KILN_FLAGS: expected name=value, got {item!r}")
         key, value = (s.strip() for s in item.split("=", 1))
-        if key in known and key != "extra":
-            typ = known[key].type
-            if typ in (bool, "bool"):
-                value = value.lower() in ("1", "true", "yes", "on")
-            setattr(cfg, key, value)
+        if not key:
+            raise ValueError(f"KILN_FLAGS: missing setting name in {item!r}")
+        if key in _FIELDS and key != "extra":
+            if key in _BOOLS:
+                if value.lower() not in _TRUE + _FALSE:
+                    raise ValueError(f"KILN_FLAGS: {key} must be one of {_TRUE + _FALSE}, not {value!r}")
+                value = value.lower() in _TRUE
+            try:
+                setattr(cfg, key, value)
+            except ValueError as e:
+                raise ValueError(f"KILN_FLAGS: {e}") from None
         else:
             # settings of later rooms (threads, cache_keep_failed, ...) are kept as strings
             cfg.extra[key] = value

@@ -15,8 +15,8 @@ import numpy as np
 
 from kiln.compile.mode import Mode, get_mode
 from kiln.compile.sharedvalue import SharedVariable
-from kiln.graph.basic import Constant, Variable
-from kiln.graph.fg import FunctionGraph, MissingInputError
+from kiln.graph.basic import Apply, Constant, Variable
+from kiln.graph.fg import FunctionGraph, MissingInputError  # noqa: F401  (re-exported)
 from kiln.graph.replace import clone_replace
 from kiln.graph.traversal import ancestors
 
@@ -29,7 +29,9 @@ class UnusedInputError(ValueError):
 
 @dataclass(frozen=True)
 class In:
-    """An input with options: a default `value`, a keyword `name`, `borrow` (skip copying)."""
+    """An input with options: a default `value` (validated and copied when the function is
+    built), a keyword `name` (instead of the variable's name), `borrow` and `mutable`
+    (accepted for PyTensor compatibility: inputs are never copied nor overwritten)."""
 
     variable: Variable
     name: str | None = None
@@ -56,9 +58,24 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
              profile: Any = None, on_unused_input: str | None = None, trust_input: bool = False) -> "Function":
     """Compile a callable computing `outputs` from `inputs` (PyTensor's `function`).
 
-    outputs: a variable (the call returns one value), a list (returns a list), or None
-    (returns []); updates: pairs (shared variable, new value expression) applied after
-    all outputs are computed; givens: pairs (variable, replacement) substituted first.
+    - inputs: a list of root variables or `In(var, value=default, name=keyword)`; shared
+      variables are implicit inputs and are not listed.
+    - outputs: a variable or `Out(var, borrow=True)` (the call returns one value), a list
+      (returns a list), or None (returns []).  Returned arrays never share memory with
+      inputs, shared storage, constants or each other unless the output is borrowed.
+    - updates: (shared variable, new value) pairs or a dict, applied after all outputs are
+      computed, all from the old values (`[(a, b), (b, a)]` swaps), and only when the whole
+      run succeeded.  The new value must have the variable's type (TypeError otherwise).
+    - givens: (variable, replacement) pairs or a dict, substituted before compiling; a
+      replacement may be an expression of other inputs, a shared variable, or a value.
+    - on_unused_input: "raise" (default, `config.on_unused_input`), "warn" or "ignore" for
+      inputs that no output or update depends on.
+    - allow_input_downcast: accept lossy dtype conversions of arguments (float64 data for a
+      float32 input); None accepts Python numbers that survive the conversion (and Python
+      floats for float scalar inputs, as NumPy's weak scalars), False only exact dtypes or
+      safe casts.  trust_input: skip argument validation entirely (fast, unchecked).
+    - no_default_updates, accept_inplace, rebuild_strict and profile are accepted for
+      PyTensor compatibility and ignored.
 
     >>> import numpy as np, kiln, kiln.tensor as kt
     >>> x = kt.vector("x")
@@ -155,8 +172,7 @@ def _given_value(old: Variable, new: Any) -> Variable:
 
 
 def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
-    from kiln.tensor.basic import as_tensor_variable
-
+    """Check and normalize `updates` into (shared variable, expression of its exact type) pairs."""
     if updates is None:
         return []
     pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
@@ -170,7 +186,13 @@ def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
         if id(target) in seen:
             raise ValueError(f"updates: {target} is updated more than once")
         seen.add(id(target))
-        expr = expr if isinstance(expr, Variable) else as_tensor_variable(expr)
+        if not isinstance(expr, Variable):
+            # a plain value becomes a constant of the target's type (PyTensor's filter_variable)
+            try:
+                expr = target.type.make_constant(target.type.filter(expr, allow_downcast=None))
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"updates: the new value {expr!r} for {target} does not fit its type "
+                                f"{target.type}: {e}") from None
         if target.type != expr.type and not target.type.is_super(expr.type):
             conv = target.type.convert_variable(expr)
             if conv is None:
@@ -182,26 +204,60 @@ def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
     return out
 
 
-def _may_alias_root(var: Variable) -> bool:
-    """Whether var may share memory with a graph input, shared storage or a constant."""
-    seen = set()
+def _index_of(items: list, x: Any) -> int:
+    return next(k for k, v in enumerate(items) if v is x)
+
+
+def _alias_set(var: Variable) -> set[Variable]:
+    """Every variable whose buffer `var` may share (itself, and what it views or
+    overwrites, transitively through view_map/destroy_map)."""
+    seen: set[Variable] = set()
     stack = [var]
     while stack:
         v = stack.pop()
-        if id(v) in seen:
+        if v in seen:
             continue
-        seen.add(id(v))
-        if v.owner is None:
-            return True
-        op = v.owner.op
-        for mapping in (op.view_map, op.destroy_map):
-            for i in mapping.get(v.index, ()):
-                stack.append(v.owner.inputs[i])
-    return False
+        seen.add(v)
+        if v.owner is not None:
+            op = v.owner.op
+            for mapping in (op.view_map, op.destroy_map):
+                for i in mapping.get(v.index, ()):
+                    stack.append(v.owner.inputs[i])
+    return seen
+
+
+def _outputs_to_copy(outs: Sequence[Variable], borrow: Sequence[bool]) -> list[bool]:
+    """Which outputs must be copied after a run: those that may share memory with a root
+    (a function input, shared storage, a constant) or with an earlier output (the same
+    variable twice, or y and y.T), unless borrowed.  The first of several aliasing outputs
+    keeps the computed buffer; the later ones get copies."""
+    copy_out = []
+    claimed: set[Variable] = set()
+    for v, b in zip(outs, borrow):
+        aliases = _alias_set(v)
+        shares = any(a.owner is None for a in aliases) or not claimed.isdisjoint(aliases)
+        copy_out.append(shares and not b)
+        if not (shares and not b):
+            claimed |= aliases  # this output's buffer now belongs to the caller
+    return copy_out
 
 
 class Function:
-    """A compiled function.  Call it with positional or keyword (input name) arguments."""
+    """A compiled function.  Call it with positional or keyword (input name) arguments.
+
+    Everything that does not depend on the call's arguments is computed once, when the
+    function is built (`_setup`), so a call is: bind and validate the arguments, run
+    the linker's runner, copy the outputs that could alias caller-visible memory, write
+    the updates back.
+
+    >>> import numpy as np, kiln, kiln.tensor as kt
+    >>> x = kt.vector("x")
+    >>> f = kiln.function([x], [x + 1, x * 2])
+    >>> f(np.arange(2.0))
+    [array([1., 2.]), array([0., 2.])]
+    >>> f(x=np.arange(2.0))[1]
+    array([0., 2.])
+    """
 
     def __init__(self, fgraph: FunctionGraph, in_specs: list[In], out_specs: list[Out],
                  shared_vars: list[SharedVariable], update_targets: list[SharedVariable], single: bool,
@@ -224,48 +280,94 @@ class Function:
     def _setup(self) -> None:
         fg = self.fgraph
         n_in, n_out = len(self.in_specs), len(self.out_specs)
+        self._n_in, self._n_out = n_in, n_out
         self.input_types = [v.type for v in fg.inputs[:n_in]]
-        self._names = {}
+        # keyword names: an In's name, else the variable's name; a name two inputs share is
+        # ambiguous and refused when used as a keyword
+        self._names: dict[str, int] = {}
+        self._ambiguous: set[str] = set()
         for k, spec in enumerate(self.in_specs):
             nm = spec.name or spec.variable.name
-            if nm is not None and nm not in self._names:
+            if nm is None:
+                continue
+            if nm in self._names:
+                self._ambiguous.add(nm)
+            else:
                 self._names[nm] = k
+        # defaults are validated (and copied) once, here, so a bad default fails at compile
+        # time and mutating the caller's array later cannot change the function
+        self._defaults: list[Any] = []
+        for k, spec in enumerate(self.in_specs):
+            if spec.has_default:
+                try:
+                    v = self._filter_one(k, spec.value)
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{self._label()}: bad default value for input {k} "
+                                  f"({self._input_label(k)}): {e}") from None
+                self._defaults.append(np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
+            else:
+                self._defaults.append(_MISSING)
+        self._has_defaults = any(d is not _MISSING for d in self._defaults)
+        self._filters = [_fast_filter(t) for t in self.input_types]
+
         outs = fg.outputs
         # Copy an output when it may alias caller-visible memory (inputs, shared storage,
-        # constants) or another output, unless the user asked to borrow it.
-        copy_out = []
-        for k, v in enumerate(outs):
-            borrow = k < n_out and self.out_specs[k].borrow
-            dup = any(v is w for w in outs[:k])
-            copy_out.append(not borrow and (dup or _may_alias_root(v)))
+        # constants) or another output, unless the user asked to borrow it.  Update values
+        # are never borrowed: they become shared storage.
+        borrow = [k < n_out and self.out_specs[k].borrow for k in range(len(outs))]
+        copy_out = _outputs_to_copy(outs, borrow)
         self._copy_out = copy_out
+        self._copy_idx = tuple(k for k, c in enumerate(copy_out) if c)
+        # outputs not copied anyway are still checked for read-only arrays (e.g. a broadcast
+        # view an op returned), which the caller could not write to
+        self._ro_check_idx = tuple(k for k, c in enumerate(copy_out)
+                                   if not c and not (k < n_out and self.out_specs[k].borrow))
         self._runner = self.mode.make_linker().make_runner(fg)
-        self._n_out = n_out
-        self._update_slots = [(k, self.shared_vars.index(t)) for k, t in
-                              zip(range(n_out, len(outs)), self.update_targets)]
+        self._containers = tuple(s.container for s in self.shared_vars)
+        self._update_slots = tuple((k, _index_of(self.shared_vars, t)) for k, t in
+                                   zip(range(n_out, len(outs)), self.update_targets))
+        self._update_cells = tuple((k, self._containers[j]) for k, j in self._update_slots)
 
     # -- calling --------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        values = self._bind(args, kwargs)
-        shared_values = [s.container.value for s in self.shared_vars]
-        results = self._runner(values + shared_values)
-        for k, r in enumerate(results):
-            if self._copy_out[k] or (isinstance(r, np.ndarray) and not r.flags.writeable):
+        if kwargs or len(args) != self._n_in:
+            values = self._bind(args, kwargs)
+        elif self.trust_input:
+            values = list(args)
+        else:
+            try:
+                values = [f(a) for f, a in zip(self._filters, args)]
+            except (TypeError, ValueError):
+                values = self._bind(args, kwargs)  # raises the error that names the input
+        for c in self._containers:
+            values.append(c.value)
+        results = self._runner(values)
+        for k in self._copy_idx:
+            results[k] = np.array(results[k], copy=True)
+        for k in self._ro_check_idx:
+            r = results[k]
+            if isinstance(r, np.ndarray) and not r.flags.writeable:
                 results[k] = np.array(r, copy=True)
-        # simultaneous updates: everything was computed from the old values above
-        for k, j in self._update_slots:
-            self.shared_vars[j].container.value = results[k]
-        outs = results[:self._n_out]
+        # simultaneous updates: everything was computed from the old values above, and
+        # nothing is written back unless the whole run succeeded
+        for k, cell in self._update_cells:
+            cell.value = results[k]
         if self.single:
-            return outs[0]
-        return outs
+            return results[0]
+        if self._update_cells:
+            del results[self._n_out:]
+        return results
 
     def _bind(self, args: tuple, kwargs: dict) -> list[Any]:
+        """Match positional and keyword arguments to inputs, fill defaults, validate."""
         specs = self.in_specs
         if len(args) > len(specs):
             raise TypeError(f"{self._label()} takes {len(specs)} argument(s), got {len(args)}")
         slots: list[Any] = list(args) + [_MISSING] * (len(specs) - len(args))
         for key, val in kwargs.items():
+            if key in self._ambiguous:
+                raise TypeError(f"{self._label()}: keyword {key!r} is ambiguous (several inputs are named "
+                                f"{key!r}); pass the value positionally or give the inputs In(..., name=...)")
             k = self._names.get(key)
             if k is None:
                 raise TypeError(f"{self._label()} got an unexpected keyword argument {key!r} "
@@ -274,50 +376,189 @@ class Function:
                 raise TypeError(f"{self._label()} got several values for input {key!r}")
             slots[k] = val
         out = []
-        for k, (spec, val) in enumerate(zip(specs, slots)):
+        for k, val in enumerate(slots):
             if val is _MISSING:
-                if spec.has_default:
-                    val = spec.value
-                else:
+                val = self._defaults[k]
+                if val is _MISSING:
                     raise TypeError(f"{self._label()}: missing argument for input {k} ({self._input_label(k)})")
+                out.append(val)  # validated at compile time; outputs never alias it
+                continue
             if self.trust_input:
                 out.append(val)
                 continue
             try:
-                v = self.input_types[k].filter(val, strict=False, allow_downcast=self.allow_input_downcast)
+                v = self._filter_one(k, val)
             except (TypeError, ValueError) as e:
                 raise type(e)(f"{self._label()}: bad argument for input {k} ({self._input_label(k)}): {e}") from None
             out.append(v)
         return out
+
+    def _filter_one(self, k: int, val: Any) -> Any:
+        t = self.input_types[k]
+        if type(val) is float and self.allow_input_downcast is None:
+            weak = _weak_float(t, val)
+            if weak is not None:
+                return weak
+        return t.filter(val, strict=False, allow_downcast=self.allow_input_downcast)
 
     def _label(self) -> str:
         return f"function {self.name!r}" if self.name else "function"
 
     def _input_label(self, k: int) -> str:
         v = self.in_specs[k].variable
-        return f"{v.name or 'unnamed'}: {self.input_types[k]}"
+        nm = self.in_specs[k].name or v.name
+        return f"{nm or 'unnamed'}: {self.input_types[k]}"
 
-    # -- introspection and pickling ----------------------------------------------------
+    # -- introspection, copying and pickling -------------------------------------------
     @property
     def inputs(self) -> list[Variable]:
         return [s.variable for s in self.in_specs]
 
-    def copy(self) -> "Function":
-        import copy
+    @property
+    def outputs(self) -> list[Variable]:
+        return [s.variable for s in self.out_specs]
 
-        return copy.deepcopy(self)
+    def copy(self, share_memory: bool = False, swap: dict | None = None, delete_updates: bool = False,
+             name: str | None = None) -> "Function":
+        """A new Function computing the same graph (PyTensor's `Function.copy`).
+
+        Shared variables stay shared with the original (a shared variable is one value
+        everywhere) unless `swap` maps some of them to other shared variables of the same
+        type; `delete_updates` drops the updates.  The copy has its own runner, so the two
+        can be called independently.  (`share_memory` is accepted for compatibility: the
+        python linker keeps no storage between calls, so there is nothing else to share.)
+
+        >>> import numpy as np, kiln, kiln.tensor as kt
+        >>> w = kiln.shared(np.zeros(2)); v = kt.vector("v")
+        >>> f = kiln.function([v], [], updates=[(w, w + v)])
+        >>> g = f.copy(swap={w: kiln.shared(np.ones(2))}); g(np.ones(2)); w.get_value()
+        []
+        array([0., 0.])
+        """
+        swap = dict(swap or {})
+        for old, new in swap.items():
+            if not any(old is s for s in self.shared_vars):
+                raise ValueError(f"copy(swap=): {old} is not a shared variable of this function")
+            if not isinstance(new, SharedVariable) or new.type != old.type:
+                raise TypeError(f"copy(swap=): {old} (type {old.type}) can only be swapped for a shared "
+                                f"variable of the same type, not {new!r}"
+                                f"{' of type ' + str(new.type) if isinstance(new, Variable) else ''}")
+        shared_vars = [swap.get(s, s) for s in self.shared_vars]
+        targets = [] if delete_updates else [swap.get(t, t) for t in self.update_targets]
+        fgraph = self.fgraph
+        if delete_updates and self.update_targets:
+            from kiln.graph.fg import FunctionGraph as _FG
+
+            n = len(self.in_specs) + len(self.shared_vars)
+            fgraph = _FG(fgraph.inputs[:n], fgraph.outputs[:self._n_out], clone=True)
+        return Function(fgraph, list(self.in_specs), list(self.out_specs), shared_vars, targets, self.single,
+                        self.mode, self.name if name is None else name, self.allow_input_downcast,
+                        self.trust_input, self.rewrite_report)
+
+    def __copy__(self) -> "Function":
+        return self.copy()
+
+    _DERIVED = ("_runner", "maker", "_names", "_ambiguous", "_defaults", "_has_defaults", "_filters",
+                "_copy_out", "_copy_idx", "_ro_check_idx", "_containers", "_update_slots",
+                "_update_cells", "input_types", "_n_in", "_n_out")
 
     def __getstate__(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k not in ("_runner", "maker")}
-        return d
+        # Only what _setup cannot rebuild travels; shared variables carry their values.  The
+        # graph travels flat (see _freeze_graph): pickling linked Variables/Apply nodes
+        # recurses once per node and overflows the stack on deep graphs.  The user's output
+        # variables (whole graphs of their own) are replaced by the compiled graph's outputs.
+        state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
+        state["fgraph"] = _freeze_graph(self.fgraph)
+        state["out_specs"] = [spec.borrow for spec in self.out_specs]
+        return state
 
     def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        fg = state["fgraph"] = _thaw_graph(state["fgraph"])
+        state["out_specs"] = [Out(fg.outputs[k], borrow=b) for k, b in enumerate(state["out_specs"])]
         self.__dict__.update(state)
         self.maker = self
         self._setup()
 
     def __repr__(self) -> str:
         return f"<kiln.Function {self.name or ''} {len(self.in_specs)} inputs -> {self._n_out} outputs>"
+
+
+def _freeze_graph(fg: FunctionGraph) -> tuple:
+    """fg as flat data: root variables (node outputs re-created ownerless) and
+    (op, input indices, output indices) per node, in topological order."""
+    index: dict[Variable, int] = {}
+    variables: list[Variable] = []
+
+    def add(v: Variable, as_root: Variable) -> int:
+        index[v] = len(variables)
+        variables.append(as_root)
+        return index[v]
+
+    for v in fg.inputs:
+        add(v, v)
+    nodes = []
+    for node in fg.toposort():
+        ins = [index[v] if v in index else add(v, v) for v in node.inputs]
+        outs = []
+        for o in node.outputs:
+            root = o.clone()
+            root.tag = {k: t for k, t in o.tag.items() if k != "_eval_cache"}
+            outs.append(add(o, root))
+        nodes.append((node.op, ins, outs))
+    outputs = [index[v] if v in index else add(v, v) for v in fg.outputs]
+    return (variables, nodes, list(range(len(fg.inputs))), outputs, dict(fg.update_mapping))
+
+
+def _thaw_graph(data: tuple) -> FunctionGraph:
+    """The FunctionGraph that `_freeze_graph` flattened (without its rewrite-time features)."""
+    variables, nodes, inputs, outputs, update_mapping = data
+    for op, ins, outs in nodes:
+        Apply(op, [variables[i] for i in ins], [variables[j] for j in outs])
+    return FunctionGraph([variables[i] for i in inputs], [variables[i] for i in outputs], clone=False,
+                         update_mapping=update_mapping)
+
+
+def _weak_float(t: Any, val: float) -> Any:
+    """A Python float for a float input: NEP 50 treats it as weak, so it takes the input's
+    dtype (rounded), as `np.float32(1) + 0.1` does; None when t is not a float tensor type
+    or the value would overflow to infinity."""
+    dtype = getattr(t, "dtype", None)
+    if getattr(t, "ndim", None) != 0 or dtype is None or np.dtype(dtype).kind != "f":
+        return None
+    with np.errstate(over="ignore"):
+        arr = np.asarray(val, dtype=dtype)
+    if np.isinf(arr) and not np.isinf(val):
+        return None
+    return arr
+
+
+def _fast_filter(t: Any):
+    """A one-argument validator for the call fast path; raises TypeError/ValueError on any
+    value that is not already exactly right (the slow path then explains or converts)."""
+    from kiln.tensor.type import TensorType
+
+    if not isinstance(t, TensorType):
+        def generic(v: Any, _f=t.filter) -> Any:
+            return _f(v, strict=True)
+        return generic
+    dtype, ndim = np.dtype(t.dtype), t.ndim
+    static = tuple((i, s) for i, s in enumerate(t.shape) if s is not None)
+    ndarray = np.ndarray
+
+    if static:
+        def check_static(v: Any) -> Any:
+            if type(v) is ndarray and v.dtype == dtype and v.ndim == ndim and all(
+                    v.shape[i] == s for i, s in static):
+                return v
+            raise TypeError
+        return check_static
+
+    def check(v: Any) -> Any:
+        if type(v) is ndarray and v.dtype == dtype and v.ndim == ndim:
+            return v
+        raise TypeError
+    return check
 
 
 _MISSING = object()

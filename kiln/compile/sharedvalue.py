@@ -46,11 +46,32 @@ class SharedVariable(Variable):
         return v if borrow else np.array(v, copy=True)
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
-        """Replace the value (validated by the type; copied unless `borrow`)."""
-        v = self.type.filter(value, strict=self.strict, allow_downcast=self.allow_downcast)
-        if not borrow and v is value:
+        """Replace the value (validated by the type; copied unless `borrow`).
+
+        The dtype may only change by a safe cast (or a value-preserving one for Python
+        numbers and lists); the number of dimensions and any static length must match.
+        A refused value leaves the variable unchanged.
+
+        >>> import numpy as np
+        >>> w = shared(np.zeros(2), name="w")
+        >>> w.set_value([1, 2]); w.get_value()
+        array([1., 2.])
+        """
+        if isinstance(value, Variable):
+            raise TypeError(f"{self._label()}.set_value() takes a value, not the symbolic variable {value}")
+        try:
+            v = self.type.filter(value, strict=self.strict, allow_downcast=self.allow_downcast)
+        except (TypeError, ValueError) as e:
+            msg = str(e).replace("pass allow_input_downcast=True to function() to allow it, or cast the value "
+                                 "first", "cast the value first, or create the shared variable with "
+                                 "allow_downcast=True")
+            raise type(e)(f"{self._label()}.set_value(): {msg}") from None
+        if not borrow and _may_share(v, value):
             v = np.array(v, copy=True)
         self.container.value = v
+
+    def _label(self) -> str:
+        return f"shared variable {self.name!r}" if self.name else f"shared variable of type {self.type}"
 
     @property
     def value(self):
@@ -72,6 +93,13 @@ class SharedVariable(Variable):
     def __setstate__(self, state):
         for k, v in state.items():
             object.__setattr__(self, k, v)
+
+
+def _may_share(v: Any, value: Any) -> bool:
+    """Whether the filtered value v may share memory with the caller's `value`."""
+    if v is value:
+        return True
+    return isinstance(v, np.ndarray) and isinstance(value, np.ndarray) and np.may_share_memory(v, value)
 
 
 class TensorSharedVariable(_TensorOps, SharedVariable):
