@@ -65,6 +65,8 @@ class ScalarType(Type):
 
 
 class ScalarVariable(Variable):
+    """A variable of ScalarType (inside fused kernels); `.dtype` like a tensor's."""
+
     __slots__ = ()
 
     @property
@@ -73,6 +75,8 @@ class ScalarVariable(Variable):
 
 
 class ScalarConstant(Constant, ScalarVariable):
+    """A constant scalar (one number of one dtype)."""
+
     __slots__ = ()
 
 
@@ -82,6 +86,11 @@ ScalarType.constant_type = ScalarConstant
 
 @functools.lru_cache(maxsize=None)
 def scalar_type(dtype: str) -> ScalarType:
+    """The (cached) ScalarType of `dtype`.
+
+    >>> scalar_type("float32")
+    ScalarType(float32)
+    """
     return ScalarType(dtype)
 
 
@@ -113,6 +122,18 @@ class ScalarOp(Op):
     associative: bool = False
     #: identity element for variadic ops (used to fold constants and reductions)
     identity: Any = None
+    #: comparisons: a Python int operand out of range of the other operand's dtype is compared
+    #: by value (NumPy 2: uint8_array < -1 is all False) instead of raising OverflowError
+    compares_by_value: bool = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        # one-line op classes get a docstring naming the NumPy function they compute
+        if cls.__doc__ is None and cls.__dict__.get("nfunc") is not None:
+            fn = cls.__dict__["nfunc"]
+            fn = getattr(fn, "__func__", fn)
+            name = getattr(fn, "__name__", "a NumPy function")
+            cls.__doc__ = f"Scalar op {cls.__name__}: elementwise {name} with NumPy's dtype rules."
 
     def __str__(self) -> str:
         return type(self).__name__.lower()
@@ -161,6 +182,12 @@ class ScalarOp(Op):
 
 
 def as_scalar(x: Any) -> Variable:
+    """`x` as a scalar variable: scalar variables pass through, numbers become constants
+    (Python floats floatX, ints int64, NumPy scalars keep their dtype).
+
+    >>> as_scalar(2).type
+    ScalarType(int64)
+    """
     if isinstance(x, Variable):
         if isinstance(x.type, ScalarType):
             return x

@@ -32,18 +32,22 @@ def normalize(dtype: Any) -> str:
 
 
 def is_float(dtype: str) -> bool:
+    """True for float16/32/64."""
     return dtype in FLOAT_DTYPES
 
 
 def is_continuous(dtype: str) -> bool:
+    """True for floats and complex numbers."""
     return dtype in CONTINUOUS_DTYPES
 
 
 def is_integer(dtype: str) -> bool:
+    """True for signed and unsigned integers (not bool)."""
     return dtype in INTEGER_DTYPES
 
 
 def is_discrete(dtype: str) -> bool:
+    """True for bool and integers."""
     return dtype in DISCRETE_DTYPES
 
 

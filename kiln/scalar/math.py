@@ -14,10 +14,12 @@ from kiln.scalar import dtypes
 
 
 class UnaryScalarOp(ScalarOp):
+    """A scalar op of one input."""
     nin = 1
 
 
 class BinaryScalarOp(ScalarOp):
+    """A scalar op of two inputs."""
     nin = 2
 
 
@@ -83,6 +85,7 @@ class Identity(UnaryScalarOp):
 
 
 class Clip(ScalarOp):
+    """clip(x, lo, hi): NumPy's clip (NaN propagates; lo > hi gives hi)."""
     nin = 3; nfunc = staticmethod(np.clip)
 
 
@@ -96,6 +99,7 @@ class Switch(ScalarOp):
 
 
 class Cast(UnaryScalarOp):
+    """Conversion to a fixed dtype (NumPy's astype: floats truncate toward zero, ints wrap)."""
     __props__ = ("dtype",)
 
     def __init__(self, dtype: str):
@@ -266,26 +270,32 @@ class IsFinite(UnaryScalarOp):
 
 
 class LT(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.less)
 
 
 class GT(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.greater)
 
 
 class LE(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.less_equal)
 
 
 class GE(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.greater_equal)
 
 
 class EQ(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.equal); commutative = True
 
 
 class NEQ(BinaryScalarOp):
+    compares_by_value = True  # Python ints of any size compare by value (NumPy 2)
     nfunc = staticmethod(np.not_equal); commutative = True
 
 

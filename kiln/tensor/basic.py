@@ -5,12 +5,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from kiln.graph.basic import Variable
+from kiln.graph.basic import Constant, Variable
 from kiln.scalar import dtypes
 from kiln.tensor.type import TensorType
 from kiln.tensor.variable import TensorConstant, TensorVariable
 
-__all__ = ["as_tensor_variable", "as_tensor", "constant", "tensor", "scalar", "vector", "matrix",
+__all__ = ["as_tensor_variable", "as_tensor", "constant", "describe", "tensor", "scalar", "vector", "matrix",
            "row", "col", "tensor3", "tensor4", "tensor5", "TensorType", "TensorVariable",
            "TensorConstant"]
 
@@ -45,6 +45,18 @@ def constant(x: Any, name: str | None = None, ndim: int | None = None, dtype: An
     return TensorConstant(ttype, arr, name=name)
 
 
+def describe(x: Any) -> str:
+    """How error messages name an input: its name (or graph text) and type.
+
+    >>> describe(tensor("x", dtype="float32", shape=(None, 3)))
+    'x (float32 (?, 3))'
+    """
+    if isinstance(x, Variable):
+        t = x.type
+        return f"{x.name or x} ({t.short_str() if hasattr(t, 'short_str') else t})"
+    return repr(x)
+
+
 def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
                        dtype: Any = None) -> TensorVariable:
     """Return `x` as a tensor variable: variables pass through, values become constants.
@@ -61,6 +73,11 @@ def as_tensor_variable(x: Any, name: str | None = None, ndim: int | None = None,
                 x = tensor_from_scalar(x)
             else:
                 raise TypeError(f"{x} of type {x.type} is not a tensor")
+        elif not isinstance(x, (TensorVariable, TensorConstant)) and type(x) is Constant:
+            # a plain graph Constant holding a tensor (e.g. built as Constant(TensorType, arr))
+            # lacks the tensor methods; constants are compared by value, so an equal
+            # TensorConstant can stand in for it
+            x = TensorConstant(x.type, x.data, name=x.name)
         if ndim is not None and x.ndim != ndim:
             raise ValueError(f"{x} has {x.ndim} dimensions, expected {ndim}")
         if dtype is not None and x.dtype != dtypes.normalize(dtype):
@@ -150,3 +167,26 @@ for _p, _dt in _PREFIX.items():
         _made.__doc__ = f"A symbolic {_k} of dtype {_dt}."
         globals()[_p + _k] = _made
         __all__.append(_p + _k)
+
+
+# Plural constructors, as in PyTensor: `a, b = kt.scalars("a", "b")` or `kt.dvectors("x y")`.
+def _plural(single):
+    def make(*names: str, dtype: Any = None):
+        if len(names) == 1 and isinstance(names[0], str):
+            names = tuple(names[0].replace(",", " ").split())
+        if len(names) == 1 and isinstance(names[0], int):
+            names = (None,) * names[0]
+        out = [single(n) if dtype is None else single(n, dtype=dtype) for n in names]
+        return out[0] if len(out) == 1 else out
+    return make
+
+
+for _k in ("scalar", "vector", "matrix", "row", "col", "tensor3", "tensor4", "tensor5"):
+    for _p in ("",) + tuple(_PREFIX):
+        _many = _plural(globals()[_p + _k])
+        _name = _p + ("matrices" if _k == "matrix" else _k + "s")
+        _many.__name__ = _many.__qualname__ = _name
+        _many.__doc__ = (f"Several symbolic {_k}s of dtype {_PREFIX.get(_p, 'floatX (or dtype=)')}: "
+                         f"{_name}('a', 'b'), {_name}('a b') or {_name}(2) (unnamed).")
+        globals()[_name] = _many
+        __all__.append(_name)

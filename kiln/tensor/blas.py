@@ -11,7 +11,7 @@ import numpy as np
 
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
-from kiln.tensor.basic import as_tensor_variable
+from kiln.tensor.basic import as_tensor_variable, describe
 from kiln.tensor.elemwise import broadcast_static_shapes
 from kiln.tensor.type import TensorType
 
@@ -25,7 +25,7 @@ def _product_dtype(fn, a: str, b: str) -> str:
 def _check_len(who: str, a: int | None, b: int | None, xa, xb) -> None:
     if a is not None and b is not None and a != b:
         raise ValueError(f"{who}: shapes {xa.type.shape} and {xb.type.shape} are not aligned "
-                         f"({a} != {b})")
+                         f"({a} != {b}) for inputs {describe(xa)} and {describe(xb)}")
 
 
 class Dot(Op):
@@ -34,7 +34,7 @@ class Dot(Op):
     def make_node(self, x, y) -> Apply:
         x, y = as_tensor_variable(x), as_tensor_variable(y)
         if x.ndim not in (1, 2) or y.ndim not in (1, 2):
-            raise TypeError(f"Dot: inputs must be 1-d or 2-d, got {x.ndim}-d and {y.ndim}-d "
+            raise TypeError(f"Dot: inputs must be 1-d or 2-d, got {describe(x)} and {describe(y)} "
                             f"(use kt.dot, which handles other ranks)")
         _check_len("dot", x.type.shape[-1], y.type.shape[0 if y.ndim == 1 else -2], x, y)
         shape = x.type.shape[:-1] + y.type.shape[1:] if y.ndim == 2 else x.type.shape[:-1]
@@ -55,7 +55,7 @@ class MatMul(Op):
     def make_node(self, x, y) -> Apply:
         x, y = as_tensor_variable(x), as_tensor_variable(y)
         if x.ndim == 0 or y.ndim == 0:
-            raise ValueError("matmul: operands must not be 0-d (use *)")
+            raise ValueError(f"matmul: operands must not be 0-d (use *), got {describe(x)} and {describe(y)}")
         xs = x.type.shape if x.ndim > 1 else (1,) + x.type.shape
         ys = y.type.shape if y.ndim > 1 else y.type.shape + (1,)
         _check_len("matmul", xs[-1], ys[-2], x, y)
@@ -128,8 +128,12 @@ def tensordot(a, b, axes=2):
         ax_b = [ax_b] if isinstance(ax_b, (int, np.integer)) else list(ax_b)
         if len(ax_a) != len(ax_b):
             raise ValueError(f"tensordot: axes lists {ax_a} and {ax_b} differ in length")
-        ax_a = [int(i) % a.ndim for i in ax_a]
-        ax_b = [int(i) % b.ndim for i in ax_b]
+        from kiln.tensor.reduction import normalize_one_axis
+
+        ax_a = [normalize_one_axis(i, a.ndim, "tensordot") for i in ax_a]
+        ax_b = [normalize_one_axis(i, b.ndim, "tensordot") for i in ax_b]
+        if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+            raise ValueError(f"tensordot: repeated axis in {axes}")
     for i, j in zip(ax_a, ax_b):
         _check_len("tensordot", a.type.shape[i], b.type.shape[j], a, b)
     free_a = [d for d in range(a.ndim) if d not in ax_a]

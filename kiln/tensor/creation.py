@@ -8,7 +8,7 @@ import numpy as np
 from kiln.graph.basic import Apply, Variable
 from kiln.graph.op import Op
 from kiln.scalar import dtypes
-from kiln.tensor.basic import as_tensor_variable, constant
+from kiln.tensor.basic import as_tensor_variable, constant, describe
 from kiln.tensor.shape import _static_entries, as_shape_vector, shape
 from kiln.tensor.type import TensorType
 
@@ -37,7 +37,7 @@ class Alloc(Op):
         vs = (1,) * (self.ndim - v.ndim) + v.type.shape
         for i, (a, b) in enumerate(zip(vs, static)):
             if a is not None and b is not None and a not in (1, b):
-                raise ValueError(f"alloc: value of shape {v.type.shape} cannot fill dimension {i} of length {b}")
+                raise ValueError(f"alloc: value {describe(v)} cannot fill dimension {i} of length {b}")
         return Apply(self, [v, shp], [TensorType(v.dtype, tuple(static))()])
 
     def perform(self, node, inputs, output_storage):
@@ -78,23 +78,39 @@ def full(shape: Any, fill_value: Any, dtype: Any = None):
 
 
 def zeros(shape: Any, dtype: Any = None):
+    """An array of zeros (dtype floatX by default); `shape` may hold symbolic lengths.
+
+    >>> import kiln.tensor as kt
+    >>> kt.zeros((2, 3)).eval()
+    array([[0., 0., 0.],
+           [0., 0., 0.]])
+    """
     return full(shape, 0, dtype="floatX" if dtype is None else dtype)
 
 
 def ones(shape: Any, dtype: Any = None):
+    """An array of ones (dtype floatX by default).
+
+    >>> import kiln.tensor as kt
+    >>> kt.ones(3, dtype="int8").eval()
+    array([1, 1, 1], dtype=int8)
+    """
     return full(shape, 1, dtype="floatX" if dtype is None else dtype)
 
 
 def full_like(x: Any, fill_value: Any, dtype: Any = None):
+    """An array shaped like `x` filled with `fill_value` (dtype: x's unless given)."""
     x = as_tensor_variable(x)
     return full(shape(x) if x.ndim else [], fill_value, dtype=x.dtype if dtype is None else dtype)
 
 
 def zeros_like(x: Any, dtype: Any = None):
+    """Zeros shaped like `x` (dtype: x's unless given)."""
     return full_like(x, 0, dtype)
 
 
 def ones_like(x: Any, dtype: Any = None):
+    """Ones shaped like `x` (dtype: x's unless given)."""
     return full_like(x, 1, dtype)
 
 
@@ -179,6 +195,7 @@ def eye(n: Any, m: Any = None, k: Any = 0, dtype: Any = None):
 
 
 def identity_like(x: Any, dtype: Any = None):
+    """An identity-like matrix with the shape of the matrix `x` (ones on the diagonal)."""
     from kiln.tensor.shape import shape_i
 
     x = as_tensor_variable(x)

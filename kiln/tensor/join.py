@@ -8,7 +8,7 @@ import numpy as np
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
 from kiln.scalar.dtypes import upcast
-from kiln.tensor.basic import as_tensor_variable
+from kiln.tensor.basic import as_tensor_variable, describe
 from kiln.tensor.type import TensorType
 
 __all__ = ["Join", "join", "concatenate"]
@@ -32,7 +32,8 @@ class Join(Op):
         if ndim == 0:
             raise ValueError("join: zero-dimensional tensors cannot be concatenated (use stack)")
         if any(t.ndim != ndim for t in ts):
-            raise ValueError(f"join: all inputs must have the same ndim, got {[t.ndim for t in ts]}")
+            raise ValueError(f"join: all inputs must have the same ndim, got "
+                             f"{', '.join(describe(t) for t in ts)}")
         if not 0 <= self.axis < ndim:
             raise ValueError(f"join: axis {self.axis} out of bounds for {ndim}-d inputs")
         dtype = upcast(*[t.dtype for t in ts])
@@ -45,7 +46,8 @@ class Join(Op):
             else:
                 known = {n for n in lens if n is not None}
                 if len(known) > 1:
-                    raise ValueError(f"join: input shapes differ in dimension {d}: {sorted(known)}")
+                    raise ValueError(f"join: input shapes differ in dimension {d}: "
+                                     f"{', '.join(describe(t) for t in ts)}")
                 shape.append(known.pop() if known else None)
         return Apply(self, ts, [TensorType(dtype, tuple(shape))()])
 
@@ -69,8 +71,18 @@ def join(axis: int, *tensors: Any):
     if len(ts) == 1:
         return ts[0]
     ndim = ts[0].ndim if ts else 0
-    return Join(axis % ndim if ndim else axis)(*ts)
+    if ndim and isinstance(axis, (int, np.integer)):
+        from kiln.tensor.reduction import normalize_one_axis
+
+        axis = normalize_one_axis(axis, ndim, "join")
+    return Join(axis)(*ts)
 
 
 def concatenate(tensors, axis: int = 0):
+    """NumPy's concatenate(tensors, axis).
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> kt.concatenate([kt.constant(np.ones(2)), kt.constant(np.zeros(1))]).eval()
+    array([1., 1., 0.])
+    """
     return join(axis, *tensors)

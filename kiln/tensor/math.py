@@ -141,22 +141,27 @@ def sum(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None):
 
 
 def prod(x: Any, axis=None, dtype=None, keepdims: bool = False, acc_dtype=None, no_zeros_in_input=False):
+    """Product over `axis` (int, tuple or None), NumPy's dtype rules (small ints give int64)."""
     return _reduce(Prod, x, axis, keepdims, dtype=dtype)
 
 
 def max(x: Any, axis=None, keepdims: bool = False):
+    """Maximum over `axis` (NaN propagates; an empty reduction raises at run time)."""
     return _reduce(Max, x, axis, keepdims)
 
 
 def min(x: Any, axis=None, keepdims: bool = False):
+    """Minimum over `axis` (NaN propagates; an empty reduction raises at run time)."""
     return _reduce(Min, x, axis, keepdims)
 
 
 def any(x: Any, axis=None, keepdims: bool = False):
+    """True where any element over `axis` is nonzero (a bool result)."""
     return _reduce(AnyOp, x, axis, keepdims)
 
 
 def all(x: Any, axis=None, keepdims: bool = False):
+    """True where every element over `axis` is nonzero (a bool result)."""
     return _reduce(All, x, axis, keepdims)
 
 
@@ -180,6 +185,7 @@ def argmax(x: Any, axis=None, keepdims: bool = False):
 
 
 def argmin(x: Any, axis=None, keepdims: bool = False):
+    """Index of the minimum (first one on ties; NaN counts as minimal, as in NumPy)."""
     return _arg(Argmin, x, axis, keepdims)
 
 
@@ -219,6 +225,12 @@ def var(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: boo
 
 
 def std(x: Any, axis=None, ddof: int = 0, keepdims: bool = False, corrected: bool = False):
+    """Standard deviation, sqrt(var(x, axis, ddof)), with NumPy's dtypes.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> kt.std(kt.constant(np.array([1.0, 3.0])), ddof=1).eval().round(4)
+    np.float64(1.4142)
+    """
     return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected))
 
 
@@ -236,5 +248,52 @@ def logsumexp(x: Any, axis=None, keepdims: bool = False):
     return out
 
 
+def isclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+    """NumPy's isclose: |a - b| <= atol + rtol * |b| elementwise (inf equals inf of one sign).
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> kt.isclose(kt.constant(np.array([1.0, np.inf, np.nan])), 1.0 + 1e-9).eval()
+    array([ True, False, False])
+    """
+    a, b = _weak_pair(a, b)
+    # exactly NumPy's recipe: only b is made floating (result_type(b, 1.0)), so ints do not
+    # overflow in a - b; tolerances are weak Python floats in b's precision
+    b = cast(b, dtypes.upcast(b.dtype, 1.0))
+    close = logical_and(le(abs(sub(a, b)), atol + rtol * abs(b)), isfinite(b))
+    out = logical_or(close, eq(a, b))
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-8, equal_nan: bool = False):
+    """NumPy's allclose: isclose(...).all() (a 0-d bool)."""
+    return all(isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def _weak_pair(a: Any, b: Any):
+    from kiln.tensor.elemwise import _weak_inputs
+
+    return _weak_inputs([a, b])
+
+
+def second(a: Any, b: Any):
+    """PyTensor's second(a, b) (alias fill): b's values broadcast to the shape of a + b,
+    with b's dtype."""
+    a, b = _weak_pair(a, b)
+    from kiln.tensor.shape import broadcast_arrays
+
+    return broadcast_arrays(a, b)[1]
+
+
+fill = second
+floor_div = int_div
+
+
 # -- products ---------------------------------------------------------------------------
 from kiln.tensor.blas import Dot, MatMul, dot, matmul, outer, tensordot  # noqa: E402
+
+# the public names (`from kiln.tensor.math import *` must not export np, typing.Any, ...)
+__all__ = [_n for _n, _v in list(globals().items())
+           if not _n.startswith("_") and _n not in ("annotations", "Any", "Sequence", "AnyOp")
+           and type(_v).__name__ != "module"]

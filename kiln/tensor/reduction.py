@@ -15,20 +15,27 @@ from kiln.scalar import dtypes
 from kiln.tensor.basic import as_tensor_variable
 from kiln.tensor.type import TensorType
 
-__all__ = ["Reduce", "Sum", "Prod", "Max", "Min", "Any", "All", "Argmax", "Argmin", "normalize_axis"]
+__all__ = ["Reduce", "Sum", "Prod", "Max", "Min", "Any", "All", "Argmax", "Argmin", "normalize_axis",
+           "normalize_one_axis"]
 
 
 def normalize_axis(axis: object, ndim: int, who: str = "reduction") -> tuple[int, ...]:
     """Axis argument (None, int or sequence; negatives allowed) as a sorted tuple of axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = [axis] if isinstance(axis, (int, np.integer)) else list(axis)
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, (bool, np.bool_)):
+        axes = [axis]
+    elif isinstance(axis, (tuple, list)):
+        axes = list(axis)
+    else:
+        raise TypeError(f"{who}: axis must be None, an int or a tuple of ints, got {axis!r}")
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)):
+        if not isinstance(a, (int, np.integer)) or isinstance(a, (bool, np.bool_)):
             raise TypeError(f"{who}: axis must be an int or a tuple of ints, got {a!r}")
         a = int(a)
-        if not -ndim <= a < max(ndim, 1) or (ndim == 0 and a not in (0, -1)):
+        # a 0-d input accepts axis 0 / -1 as NumPy's ufunc reductions do (np.sum(x0d, axis=0))
+        if (ndim == 0 and a not in (0, -1)) or (ndim > 0 and not -ndim <= a < ndim):
             raise ValueError(f"{who}: axis {a} is out of bounds for a {ndim}-d tensor")
         a = a % ndim if ndim else 0
         if a in out:
@@ -37,6 +44,19 @@ def normalize_axis(axis: object, ndim: int, who: str = "reduction") -> tuple[int
     if ndim == 0:
         return ()
     return tuple(sorted(out))
+
+
+def normalize_one_axis(axis: object, ndim: int, who: str) -> int:
+    """One axis (negative allowed) as a non-negative int, with a clear error when out of range.
+
+    >>> normalize_one_axis(-1, 3, "swapaxes")
+    2
+    """
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{who}: axis must be an int, got {axis!r}")
+    if not -ndim <= int(axis) < ndim:
+        raise ValueError(f"{who}: axis {axis} is out of bounds for a {ndim}-d tensor")
+    return int(axis) % ndim
 
 
 def _keep(out, ndim: int, axes: Sequence[int]):
@@ -60,7 +80,12 @@ class Reduce(Op):
     reducer = None  # np.sum, np.max, ...
 
     def __init__(self, axis: Sequence[int], dtype: object = None):
-        self.axis = tuple(int(a) for a in axis)
+        axis = tuple(int(a) for a in axis)
+        # the op's identity (and rewrites matching on it) relies on one spelling per axis set
+        if any(a < 0 for a in axis) or len(set(axis)) != len(axis):
+            raise ValueError(f"{type(self).__name__}: axis must be distinct non-negative ints "
+                             f"(use normalize_axis), got {axis}")
+        self.axis = tuple(sorted(axis))
         self.dtype = None if dtype is None else dtypes.normalize(dtype)
 
     def __str__(self) -> str:
@@ -96,6 +121,7 @@ class Reduce(Op):
 
 
 class Sum(Reduce):
+    """Sum over `axis`; dtype as np.sum's (small ints accumulate as int64) unless given."""
     reducer = staticmethod(np.sum)
 
     def _compute(self, x, out_dtype):
@@ -103,6 +129,7 @@ class Sum(Reduce):
 
 
 class Prod(Reduce):
+    """Product over `axis`; dtype as np.prod's unless given."""
     reducer = staticmethod(np.prod)
 
     def _compute(self, x, out_dtype):
@@ -110,18 +137,22 @@ class Prod(Reduce):
 
 
 class Max(Reduce):
+    """Maximum over `axis` (NaN propagates)."""
     reducer = staticmethod(np.max)
 
 
 class Min(Reduce):
+    """Minimum over `axis` (NaN propagates)."""
     reducer = staticmethod(np.min)
 
 
 class Any(Reduce):
+    """Logical or over `axis` (bool output)."""
     reducer = staticmethod(np.any)
 
 
 class All(Reduce):
+    """Logical and over `axis` (bool output)."""
     reducer = staticmethod(np.all)
 
 
@@ -130,6 +161,8 @@ class _ArgReduce(Op):
     reducer = None
 
     def __init__(self, axis: int | None):
+        if axis is not None and int(axis) < 0:
+            raise ValueError(f"{type(self).__name__}: axis must be None or a non-negative int, got {axis}")
         self.axis = None if axis is None else int(axis)
 
     def make_node(self, x: object) -> Apply:
@@ -148,8 +181,10 @@ class _ArgReduce(Op):
 
 
 class Argmax(_ArgReduce):
+    """Index of the first maximum along `axis` (None: of the flattened input), int64."""
     reducer = staticmethod(np.argmax)
 
 
 class Argmin(_ArgReduce):
+    """Index of the first minimum along `axis` (None: of the flattened input), int64."""
     reducer = staticmethod(np.argmin)

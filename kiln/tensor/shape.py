@@ -7,14 +7,14 @@ import numpy as np
 
 from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.op import Op
-from kiln.tensor.basic import as_tensor_variable, constant
+from kiln.tensor.basic import as_tensor_variable, constant, describe
 from kiln.tensor.elemwise import DimShuffle
 from kiln.tensor.type import TensorType
 
 __all__ = ["Shape", "Shape_i", "Reshape", "SpecifyShape", "BroadcastTo", "MakeVector", "shape",
            "shape_i", "reshape", "flatten", "specify_shape", "broadcast_to", "dimshuffle",
            "transpose", "swapaxes", "squeeze", "expand_dims", "make_vector", "stack",
-           "broadcast_shape_symbolic", "infer_graph_shapes", "as_shape_vector"]
+           "broadcast_shape_symbolic", "infer_graph_shapes", "as_shape_vector", "broadcast_arrays"]
 
 
 class Shape(Op):
@@ -66,7 +66,9 @@ def shape_i(x: Any, i: int):
     n = x.type.shape[i] if -x.ndim <= i < x.ndim else None
     if n is not None:
         return constant(n, dtype="int64")
-    return Shape_i(i % x.ndim if x.ndim else i)(x)
+    if not -x.ndim <= i < x.ndim:
+        raise ValueError(f"shape_i: dimension {i} is out of range for the {x.ndim}-d tensor {x}")
+    return Shape_i(i % x.ndim)(x)
 
 
 class MakeVector(Op):
@@ -75,15 +77,29 @@ class MakeVector(Op):
     __props__ = ("dtype",)
 
     def __init__(self, dtype: str = "int64"):
-        self.dtype = dtype
+        from kiln.scalar.dtypes import normalize
+
+        self.dtype = normalize(dtype)
 
     def make_node(self, *items: Any) -> Apply:
         from kiln.tensor.math import cast
 
-        vs = [cast(as_tensor_variable(i), self.dtype) for i in items]
-        for v in vs:
+        vs = []
+        for k, item in enumerate(items):
+            v = as_tensor_variable(item)
             if v.ndim != 0:
-                raise TypeError(f"MakeVector: items must be 0-d, got {v.ndim}-d {v}")
+                raise TypeError(f"MakeVector: item {k} ({v}) must be 0-d, got a {v.ndim}-d {v.type}")
+            # casting is implicit only within a kind or upwards (int8 -> int64, int -> float);
+            # a float into an int64 shape vector would silently truncate
+            if v.dtype != self.dtype and not np.can_cast(v.dtype, self.dtype, "same_kind"):
+                if not (isinstance(v, Constant) and np.array_equal(v.data.astype(self.dtype), v.data)):
+                    raise TypeError(f"MakeVector: item {k} ({v}) of dtype {v.dtype} cannot be cast "
+                                    f"to {self.dtype} without loss")
+            if isinstance(v, Constant) and v.dtype != self.dtype:
+                # a constant stays a constant, so static shape inference can read it
+                vs.append(constant(np.asarray(v.data).astype(self.dtype)))
+            else:
+                vs.append(cast(v, self.dtype))
         return Apply(self, vs, [TensorType(self.dtype, (len(vs),))()])
 
     def perform(self, node, inputs, output_storage):
@@ -94,6 +110,7 @@ class MakeVector(Op):
 
 
 def make_vector(items: Sequence[Any], dtype: str = "int64"):
+    """A 1-d vector of `dtype` from 0-d items (numbers or 0-d variables); lossy casts raise."""
     return MakeVector(dtype)(*items)
 
 
@@ -154,11 +171,11 @@ class Reshape(Op):
             known = int(np.prod([s for s in static if s != -1]))
             total = int(np.prod(x.type.shape))
             if known == 0 or total % known:
-                raise ValueError(f"reshape: cannot reshape a tensor of shape {x.type.shape} into {tuple(static)}")
+                raise ValueError(f"reshape: cannot reshape {describe(x)} into {tuple(static)}")
             static[static.index(-1)] = total // known
         out_shape = tuple(None if s is None or s == -1 else s for s in static)
         if None not in x.type.shape and None not in out_shape and int(np.prod(x.type.shape)) != int(np.prod(out_shape)):
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.type.shape} into {out_shape}")
+            raise ValueError(f"reshape: cannot reshape {describe(x)} into {out_shape}")
         return Apply(self, [x, shp], [TensorType(x.dtype, out_shape)()])
 
     def perform(self, node, inputs, output_storage):
@@ -188,7 +205,8 @@ def _reshape_dim(node: Apply, xshape: tuple, i: int):
     for j in range(node.op.ndim):
         if j != i:
             others = mul(others, subtensor(shp, j))
-    return switch(eq(entry, -1), int_div(total, others * -1), entry)
+    # the -1 entry itself is not among `others`, so the quotient is already positive
+    return switch(eq(entry, -1), int_div(total, others), entry)
 
 
 def reshape(x: Any, newshape: Any, ndim: int | None = None):
@@ -248,6 +266,8 @@ class SpecifyShape(Op):
 
 
 def specify_shape(x: Any, shape: Sequence[int | None]):
+    """x, with the given dimension lengths asserted (None = unchecked): static shape knowledge
+    for the graph, checked at run time.  Returns x itself when nothing new is asserted."""
     x = as_tensor_variable(x)
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
@@ -271,13 +291,14 @@ class BroadcastTo(Op):
         x = as_tensor_variable(x)
         shp = as_shape_vector(shp)
         if x.ndim > self.ndim:
-            raise ValueError(f"broadcast_to: cannot broadcast a {x.ndim}-d tensor to {self.ndim} dimensions")
+            raise ValueError(f"broadcast_to: cannot broadcast {describe(x)} to {self.ndim} dimensions")
         static = _static_entries(shp)
         xs = (1,) * (self.ndim - x.ndim) + x.type.shape
         out = []
         for i, (a, b) in enumerate(zip(xs, static)):
             if a is not None and b is not None and a != 1 and a != b:
-                raise ValueError(f"broadcast_to: dimension {i} of length {a} cannot become {b}")
+                raise ValueError(f"broadcast_to: dimension {i} of {describe(x)} has length {a} and "
+                                 f"cannot become {b}")
             out.append(b)
         return Apply(self, [x, shp], [TensorType(x.dtype, tuple(out))()])
 
@@ -293,11 +314,20 @@ class BroadcastTo(Op):
 
 
 def broadcast_to(x: Any, shape: Any):
+    """NumPy's broadcast_to (a read-only view); `shape` may hold symbolic lengths.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> kt.broadcast_to(kt.constant(np.arange(2.0)), (2, 2)).eval()
+    array([[0., 1.],
+           [0., 1.]])
+    """
     vec = as_shape_vector(shape)
     return BroadcastTo(vec.type.shape[0])(x, vec)
 
 
 def dimshuffle(x: Any, pattern: Sequence[int | str]):
+    """PyTensor's dimshuffle: reorder axes, 'x' inserts a length-1 axis, unlisted axes
+    (of length 1) are dropped.  The identity pattern returns x itself."""
     x = as_tensor_variable(x)
     pattern = tuple(pattern)
     if pattern == tuple(range(x.ndim)):
@@ -310,16 +340,21 @@ def transpose(x: Any, axes: Sequence[int] | None = None):
     x = as_tensor_variable(x)
     if axes is None:
         axes = tuple(range(x.ndim))[::-1]
-    axes = tuple(int(a) % x.ndim if x.ndim else int(a) for a in axes)
+    from kiln.tensor.reduction import normalize_one_axis
+
+    axes = tuple(normalize_one_axis(a, x.ndim, "transpose") for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes")
     return dimshuffle(x, axes)
 
 
 def swapaxes(x: Any, a: int, b: int):
+    """NumPy's swapaxes (a view)."""
     x = as_tensor_variable(x)
     order = list(range(x.ndim))
-    a, b = a % x.ndim, b % x.ndim
+    from kiln.tensor.reduction import normalize_one_axis
+
+    a, b = normalize_one_axis(a, x.ndim, "swapaxes"), normalize_one_axis(b, x.ndim, "swapaxes")
     order[a], order[b] = order[b], order[a]
     return dimshuffle(x, order)
 
@@ -334,6 +369,10 @@ def squeeze(x: Any, axis: int | Sequence[int] | None = None):
         drop = [d for d, s in enumerate(x.type.shape) if s == 1]
     else:
         drop = list(normalize_axis(axis, x.ndim, "squeeze"))
+        for d in drop:
+            if x.type.shape[d] not in (None, 1):
+                raise ValueError(f"squeeze: cannot select axis {d} of {x} (length {x.type.shape[d]}, "
+                                 f"not 1) to squeeze")
     return dimshuffle(x, [d for d in range(x.ndim) if d not in drop])
 
 
@@ -360,11 +399,35 @@ def stack(tensors: Sequence[Any], axis: int = 0):
     ts = [as_tensor_variable(t) for t in tensors]
     if not ts:
         raise ValueError("stack: need at least one tensor")
+    if not -(ts[0].ndim + 1) <= axis <= ts[0].ndim:
+        raise ValueError(f"stack: axis {axis} is out of bounds for stacking {ts[0].ndim}-d tensors")
     if all(t.ndim == 0 for t in ts) and axis in (0, -1):
         from kiln.scalar.dtypes import upcast
 
         return make_vector(ts, dtype=upcast(*[t.dtype for t in ts]))
     return join(axis, *[expand_dims(t, axis) for t in ts])
+
+
+def broadcast_arrays(*tensors: Any) -> list:
+    """NumPy's broadcast_arrays: every input broadcast to the common shape (read-only views).
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> a, b = kt.broadcast_arrays(kt.constant(np.ones((2, 1))), kt.constant(np.arange(3)))
+    >>> b.eval()
+    array([[0, 1, 2],
+           [0, 1, 2]])
+    """
+    from kiln.tensor.elemwise import broadcast_static_shapes
+
+    ts = [as_tensor_variable(t) for t in tensors]
+    if not ts:
+        return []
+    ndim = max(t.ndim for t in ts)
+    static = [(1,) * (ndim - t.ndim) + t.type.shape for t in ts]
+    broadcast_static_shapes(static, who="broadcast_arrays")  # static mismatch: build-time error
+    sym = [(1,) * (ndim - t.ndim) + tuple(shape_i(t, d) for d in range(t.ndim)) for t in ts]
+    target = broadcast_shape_symbolic(sym, static)
+    return [broadcast_to(t, list(target)) for t in ts]
 
 
 # -- symbolic shape helpers ----------------------------------------------------------

@@ -99,6 +99,8 @@ class Subtensor(Op):
 
 
 def _as_index(i: Any) -> Variable:
+    if not isinstance(i, (Variable, int, np.integer, np.ndarray)):
+        raise IndexError(f"only integers, slices, None and Ellipsis are valid indices, got {i!r}")
     v = i if isinstance(i, Variable) else constant(int(i), dtype="int64")
     v = as_tensor_variable(v)
     if v.ndim != 0 or not dtypes.is_integer(v.dtype):
@@ -161,6 +163,8 @@ def _expand_index(idx: Any, ndim: int) -> list:
 
 
 def _is_advanced(i: Any) -> bool:
+    if isinstance(i, np.ndarray) and i.ndim == 0 and i.dtype.kind in "iu":
+        return False  # a 0-d integer array indexes like an int (as in NumPy)
     if isinstance(i, (list, np.ndarray)):
         return True
     if isinstance(i, Variable):

@@ -158,6 +158,8 @@ class _TensorOps:
 
 
 class TensorVariable(_TensorOps, Variable):
+    """A symbolic tensor: operators build graph nodes; `==` keeps Python identity."""
+
     __slots__ = ()
 
     def __hash__(self):
@@ -168,6 +170,8 @@ class TensorVariable(_TensorOps, Variable):
 
 
 class TensorConstant(_TensorOps, Constant):
+    """A constant tensor: its value is `.data` (an ndarray); operators as TensorVariable."""
+
     __slots__ = ()
 
     def __hash__(self):
