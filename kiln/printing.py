@@ -1,2 +1,8 @@
-"""kiln.printing: debugprint and pprint (implemented in kiln.graph.printing)."""
-from kiln.graph.printing import debugprint, pprint, pp  # noqa: F401
+"""kiln.printing: debugprint, pprint and pydotprint (implemented in kiln.graph.printing)."""
+from kiln.graph.printing import (char_from_number, debugprint, listing, pp, pprint,  # noqa: F401
+                                 pydotprint, register_infix, register_prefix)
+
+dprint = debugprint  # PyTensor's short name
+
+__all__ = ["debugprint", "dprint", "listing", "pprint", "pp", "pydotprint", "register_infix", "register_prefix",
+           "char_from_number"]

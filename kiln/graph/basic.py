@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from typing import Any, Hashable, Sequence
 
-__all__ = ["Type", "Variable", "Constant", "Apply", "NoParams"]
+__all__ = ["Type", "Variable", "Constant", "Apply", "NoParams", "copy_tag"]
 
 _ids = itertools.count()
 
@@ -77,7 +77,7 @@ class Variable:
         """A fresh, ownerless variable of the same type (and name, unless given)."""
         cp = type(self).__new__(type(self))
         Variable.__init__(cp, self.type, None, None, self.name if name is None else name)
-        cp.tag = dict(self.tag)
+        cp.tag = copy_tag(self.tag)
         return cp
 
     def __repr__(self) -> str:
@@ -116,6 +116,18 @@ class Variable:
         return fn(*[inputs_to_values[k] for k in keys])
 
 
+#: tag entries that belong to one variable object and must not follow it into clones
+#: (a cached compiled `eval` function computes the *original* graph, not the clone's)
+_PRIVATE_TAGS = ("_eval_cache",)
+
+
+def copy_tag(tag: dict) -> dict:
+    """A shallow copy of a variable's tag without per-object caches."""
+    if "_eval_cache" not in tag:  # the common case, kept cheap: cloning copies every tag
+        return dict(tag)
+    return {k: v for k, v in tag.items() if k not in _PRIVATE_TAGS}
+
+
 class Constant(Variable):
     """A variable with a fixed value; never an input of a compiled function."""
 
@@ -139,10 +151,12 @@ class Constant(Variable):
         return type(self)(self.type, self.data, self.name if name is None else name)
 
     def _default_str(self) -> str:
-        text = repr(self.data) if getattr(self.data, "size", 1) <= 8 else f"<{self.type} constant>"
-        if text.startswith("array(") and text.endswith(")"):
-            text = text[6:-1]
-        return text.replace("\n", "")
+        data = self.data
+        if getattr(data, "size", 1) > 8:
+            return f"<{self.type} constant>"
+        # Python's own reprs ("2.0", "-0.0", "nan", "[1, 2]") read better than NumPy's ("2.")
+        tolist = getattr(data, "tolist", None)
+        return repr(tolist() if tolist is not None else data)
 
 
 def _value_signature(data: Any) -> Hashable:

@@ -17,6 +17,11 @@ __all__ = ["FunctionGraph", "Feature", "InconsistencyError", "MissingInputError"
 OUTPUT = "output"
 
 
+def _client_key(client: tuple) -> tuple:
+    node, i = client
+    return (node if node == OUTPUT else id(node), i)
+
+
 class InconsistencyError(Exception):
     """A feature refused a change (the change has been rolled back)."""
 
@@ -47,7 +52,7 @@ class FunctionGraph:
 
     >>> import kiln.tensor as kt
     >>> x = kt.vector("x")
-    >>> fg = FunctionGraph([x], [kt.exp(x) + 1], clone=False)
+    >>> fg = FunctionGraph([x], [kt.exp(x) + x], clone=False)
     >>> len(fg.apply_nodes)
     2
     """
@@ -107,14 +112,20 @@ class FunctionGraph:
                 variable=var)
 
     def import_node(self, node: Apply, reason: str | None = None) -> None:
+        # The walk stops at variables already in the graph, so its cost is the size of
+        # the new part (plus its frontier), not of the whole graph.
         new_nodes = io_toposort(self.variables, node.outputs)
+        # Check every root first: a MissingInputError must leave the graph untouched.
+        for n in new_nodes:
+            for inp in n.inputs:
+                if inp.owner is None and inp not in self.variables and not isinstance(inp, Constant):
+                    self.import_var(inp, reason)  # raises MissingInputError naming inp
         for n in new_nodes:
             if n in self.apply_nodes:
                 continue
             for inp in n.inputs:
-                if inp not in self.variables:
-                    if inp.owner is None:
-                        self.import_var(inp, reason)
+                if inp.owner is None and inp not in self.variables:
+                    self.import_var(inp, reason)
             self.apply_nodes.add(n)
             for o in n.outputs:
                 self.variables.add(o)
@@ -131,7 +142,7 @@ class FunctionGraph:
             lst = self.clients[v]
             lst.remove(c)
             if lst or v.owner is None:
-                if not lst and v.owner is None and v not in self.inputs:
+                if not lst and isinstance(v, Constant):
                     # an unused constant leaves the graph
                     self.variables.discard(v)
                     del self.clients[v]
@@ -149,15 +160,22 @@ class FunctionGraph:
             for i, inp in enumerate(node.inputs):
                 stack.append((inp, (node, i)))
 
-    def change_node_input(self, node, i: int, new_var: Variable, reason: str | None = None) -> None:
-        """Make input i of node (or graph output i when node is OUTPUT) be new_var."""
+    def change_node_input(self, node, i: int, new_var: Variable, reason: str | None = None,
+                          check_type: bool = True) -> None:
+        """Make input i of node (or graph output i when node is OUTPUT) be new_var.
+
+        `new_var` must have the old type or a more specific one; rollback passes
+        `check_type=False` because it restores a less specific type on purpose.
+        """
         if node == OUTPUT:
             old = self.outputs[i]
         else:
+            if node not in self.apply_nodes:
+                raise ValueError(f"change_node_input: {node} is not a node of this graph")
             old = node.inputs[i]
         if old is new_var:
             return
-        if old.type != new_var.type and not old.type.is_super(new_var.type):
+        if check_type and old.type != new_var.type and not old.type.is_super(new_var.type):
             raise TypeError(f"cannot replace {old} of type {old.type} with {new_var} of type {new_var.type}"
                             f" ({reason or 'no reason given'})")
         self.import_var(new_var, reason)
@@ -216,7 +234,7 @@ class FunctionGraph:
 
     def _revert(self, log: list) -> None:
         for node, i, old, new in reversed(log):
-            self.change_node_input(node, i, old, reason="rollback")
+            self.change_node_input(node, i, old, reason="rollback", check_type=False)
 
     def validate(self) -> None:
         for f in self.features:
@@ -264,22 +282,37 @@ class FunctionGraph:
         return fg, equiv
 
     def check_integrity(self) -> None:
-        """Assert that the client lists and node sets describe the graph exactly."""
+        """Assert that the node set, variable set and client lists describe the graph exactly.
+
+        Raises AssertionError naming the first inconsistency.  Linear in the graph's size.
+        """
         nodes = set(io_toposort(self.inputs, self.outputs))
         if nodes != self.apply_nodes:
-            raise AssertionError(f"apply_nodes out of sync: {len(nodes)} reachable, {len(self.apply_nodes)} tracked")
+            raise AssertionError(f"apply_nodes out of sync: {len(nodes)} reachable, {len(self.apply_nodes)} tracked"
+                                 f" (untracked: {list(nodes - self.apply_nodes)[:3]},"
+                                 f" dead: {list(self.apply_nodes - nodes)[:3]})")
+        expected: dict[Variable, list] = {v: [] for v in self.inputs}
         for node in nodes:
+            for o in node.outputs:
+                if o.owner is not node:
+                    raise AssertionError(f"output {o} of {node} has owner {o.owner}")
+                expected.setdefault(o, [])
             for i, inp in enumerate(node.inputs):
-                if (node, i) not in self.clients.get(inp, []):
-                    raise AssertionError(f"missing client ({node}, {i}) of {inp}")
-        for v, cl in self.clients.items():
-            for c in cl:
-                n, i = c
-                if n == OUTPUT:
-                    if self.outputs[i] is not v:
-                        raise AssertionError(f"stale output client of {v}")
-                elif n not in self.apply_nodes or n.inputs[i] is not v:
-                    raise AssertionError(f"stale client {c} of {v}")
+                if inp.owner is None and inp not in expected and not isinstance(inp, Constant):
+                    raise AssertionError(f"{node} uses {inp}, which is neither an input nor a constant")
+                expected.setdefault(inp, []).append((node, i))
+        for i, out in enumerate(self.outputs):
+            expected.setdefault(out, []).append((OUTPUT, i))
+        if set(expected) != self.variables:
+            raise AssertionError(f"variables out of sync: missing {list(set(expected) - self.variables)[:3]},"
+                                 f" extra {list(self.variables - set(expected))[:3]}")
+        if set(self.clients) != self.variables:
+            raise AssertionError(f"clients keys out of sync: missing {list(self.variables - set(self.clients))[:3]},"
+                                 f" extra {list(set(self.clients) - self.variables)[:3]}")
+        for v, want in expected.items():
+            have = self.clients[v]
+            if len(have) != len(want) or set(map(_client_key, have)) != set(map(_client_key, want)):
+                raise AssertionError(f"clients of {v} are {have}, expected {want}")
 
     def __str__(self) -> str:
         return f"FunctionGraph({', '.join(map(str, self.outputs))})"

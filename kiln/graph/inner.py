@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Hashable, Sequence
 
+import numpy as np
+
 from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.fg import FunctionGraph
 from kiln.graph.op import Op
@@ -69,6 +71,18 @@ class InnerGraphOp(Op):
     def __str__(self) -> str:
         return self.name or type(self).__name__
 
+    def __hash__(self) -> int:
+        # The signature can be large (a fused kernel, a scan body) and merge hashes ops
+        # often; the op is immutable, so compute the hash once.
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = self.__dict__["_hash"] = super().__hash__()
+        return h
+
+    def __eq__(self, other: Any) -> bool:
+        return self is other or (type(self) is type(other) and hash(self) == hash(other)
+                                 and super().__eq__(other))
+
     def make_node(self, *inputs: Any) -> Apply:
         from kiln.tensor.basic import as_tensor_variable
 
@@ -91,7 +105,12 @@ class InnerGraphOp(Op):
 
             self._runner = PythonLinker().make_runner(self.fgraph)
         outs = self._runner(list(inputs))
+        arrays = [x for x in inputs if isinstance(x, np.ndarray)]
         for store, val in zip(output_storage, outs):
+            # The op declares no view_map, so an output must not alias an input (an inner
+            # output may simply be an inner input, or a view of one).
+            if isinstance(val, np.ndarray) and any(np.may_share_memory(val, x) for x in arrays):
+                val = val.copy()
             store[0] = val
 
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
@@ -100,6 +119,7 @@ class InnerGraphOp(Op):
         return infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes)
 
     def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
+        d = super().__getstate__()
         d["_runner"] = None
+        d.pop("_hash", None)  # str hashes differ between processes
         return d

@@ -12,11 +12,14 @@ Ops are immutable and compare structurally by the attributes named in
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
+
+import numpy as np
 
 from kiln.graph.basic import Apply, Variable
 
-__all__ = ["Op", "OpError"]
+__all__ = ["Op", "OpError", "prop_key"]
 
 
 class OpError(Exception):
@@ -37,11 +40,31 @@ class Op:
     def _props(self) -> tuple:
         return tuple(getattr(self, p) for p in self.__props__)
 
+    def _props_key(self) -> tuple:
+        """The props as an exactly comparable, hashable key (see `prop_key`).
+
+        Ops are immutable, and merge and the rewrite engine hash and compare them all the
+        time, so the key is computed once per op and kept in the instance dict.
+        """
+        d = getattr(self, "__dict__", None)
+        key = d.get("_props_key_cache") if d is not None else None
+        if key is None:
+            key = tuple(prop_key(getattr(self, p)) for p in self.__props__)
+            if d is not None:
+                d["_props_key_cache"] = key
+        return key
+
     def __eq__(self, other: Any) -> bool:
-        return type(self) is type(other) and self._props() == other._props()
+        return self is other or (type(self) is type(other) and self._props_key() == other._props_key())
 
     def __hash__(self) -> int:
-        return hash((type(self), self._props()))
+        return hash((type(self), self._props_key()))
+
+    def __getstate__(self) -> dict:
+        # the cached key is derived data (and large for inner-graph ops): rebuild it on demand
+        d = dict(self.__dict__)
+        d.pop("_props_key_cache", None)
+        return d
 
     def __str__(self) -> str:
         name = type(self).__name__
@@ -73,17 +96,57 @@ class Op:
         """Symbolic output shapes (tuples of scalar variables or ints) from input shapes."""
         raise NotImplementedError(f"{type(self).__name__}.infer_shape")
 
-    # -- differentiation (rules live in kiln.gradient; see docs/extending.md) --
+    # -- differentiation (rules live in kiln.gradient's tables; see docs/gradients.md) --
     #: indices of inputs in which the op is linear (used by transpose checks)
     linear_inputs: tuple[int, ...] | None = None
 
     def jvp(self, node: Apply, tangents: Sequence[Any]) -> list[Any]:
-        """Output tangents from input tangents (kiln.gradient.Zero for none)."""
+        """Output tangents from input tangents, for ops without an entry in kiln.gradient's
+        rule tables (see docs/gradients.md).
+
+        `tangents[i]` is a variable of `node.inputs[i]`'s type or `kiln.gradient.Zero`; return
+        one tangent (or Zero/None) per output, written as "coefficient from primals x tangent"
+        so that reverse mode can transpose it.  Ops without a rule get an undefined (Null)
+        gradient, which is an error only if a requested gradient needs it.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no jvp rule")
 
     def transpose(self, node: Apply, cotangents: Sequence[Any], linear: Sequence[bool]) -> list[Any]:
-        """For a linear op: input cotangents (for the linear inputs) from output cotangents."""
+        """For a linear op (see `linear_inputs`): input cotangents from output cotangents.
+
+        `cotangents[j]` is a variable or Zero per output; `linear[i]` says whether input i carries
+        a tangent.  Return one cotangent per input (None/Zero where `linear[i]` is False).
+        """
         raise NotImplementedError(f"{type(self).__name__} is not linear (no transpose rule)")
+
+
+_PLAIN = (int, str, bool, type(None), type)
+
+
+def prop_key(v: Any) -> Any:
+    """A value standing for prop `v` in equality and hashing.
+
+    Plain `==` is wrong for some parameters: NaN != NaN (and NaNs hash by identity), 0.0 == -0.0
+    although they give different results (1 / x), and arrays do not compare to a bool.  Floats
+    keep comparing equal to equal ints (1.0 == 1) so integral parameters may be given either way.
+    """
+    if isinstance(v, _PLAIN):
+        return v
+    if isinstance(v, (float, np.floating)):
+        if v != v:
+            return ("nan",)
+        if v == 0 and math.copysign(1.0, float(v)) < 0:
+            return ("-0.0",)
+        return v
+    if isinstance(v, tuple):
+        return tuple(prop_key(x) for x in v)
+    if isinstance(v, np.ndarray):
+        return ("ndarray", str(v.dtype), v.shape, np.ascontiguousarray(v).tobytes())
+    if isinstance(v, list):
+        return ("list",) + tuple(prop_key(x) for x in v)
+    if isinstance(v, dict):
+        return ("dict",) + tuple(sorted(((prop_key(k), prop_key(x)) for k, x in v.items()), key=repr))
+    return v
 
 
 def _fmt(v: Any) -> str:

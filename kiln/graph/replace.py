@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from kiln.graph.basic import Apply, Constant, Variable
+from kiln.graph.basic import Apply, Constant, Variable, copy_tag
 from kiln.graph.traversal import io_toposort, orphans
 
 __all__ = ["clone_get_equiv", "clone", "clone_replace", "graph_replace"]
@@ -31,7 +31,7 @@ def clone_get_equiv(inputs: Sequence[Variable], outputs: Sequence[Variable],
         memo[node] = new_node
         for old, new in zip(node.outputs, new_node.outputs):
             new.name = old.name
-            new.tag = dict(old.tag)
+            new.tag = copy_tag(old.tag)
             memo.setdefault(old, new)
     return memo
 

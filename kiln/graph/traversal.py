@@ -45,31 +45,42 @@ def io_toposort(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> list
     """Apply nodes between inputs and outputs, each after the nodes it depends on.
 
     `inputs` may be a set, which is then used as is (FunctionGraph passes its own).
+    Raises ValueError when the graph has a cycle.
+
+    >>> import kiln.tensor as kt
+    >>> x = kt.vector("x"); a = kt.exp(x); b = kt.sin(a)
+    >>> [str(n.op) for n in io_toposort([x], [b * a])]
+    ['exp', 'sin', 'mul']
     """
     stop = inputs if isinstance(inputs, (set, frozenset)) else set(inputs)
     order: list[Apply] = []
-    done: set[int] = set()
-    # iterative post-order DFS over Apply nodes
+    # Apply nodes hash by identity in C; a Variable subclass may hash in Python (slower),
+    # so the `stop` lookup comes last.
+    done: set[Apply] = set()
+    onstack: set[Apply] = set()
     for out in outputs:
-        if out.owner is None or out in stop or id(out.owner) in done:
+        root = out.owner
+        if root is None or root in done or out in stop:
             continue
-        stack: list[tuple[Apply, int]] = [(out.owner, 0)]
-        onstack = {id(out.owner)}
+        # iterative post-order DFS: each frame is (node, index of the next input to visit)
+        onstack.add(root)
+        stack = [(root, 0)]
         while stack:
             node, i = stack[-1]
-            if i < len(node.inputs):
+            ins = node.inputs
+            if i < len(ins):
                 stack[-1] = (node, i + 1)
-                inp = node.inputs[i]
+                inp = ins[i]
                 parent = inp.owner
-                if parent is not None and inp not in stop and id(parent) not in done:
-                    if id(parent) in onstack:
+                if parent is not None and parent not in done and inp not in stop:
+                    if parent in onstack:
                         raise ValueError(f"graph has a cycle through {parent}")
-                    onstack.add(id(parent))
+                    onstack.add(parent)
                     stack.append((parent, 0))
             else:
                 stack.pop()
-                onstack.discard(id(node))
-                done.add(id(node))
+                onstack.discard(node)
+                done.add(node)
                 order.append(node)
     return order
 
