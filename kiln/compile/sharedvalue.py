@@ -105,11 +105,7 @@ def _may_share(v: Any, value: Any) -> bool:
 class TensorSharedVariable(_TensorOps, SharedVariable):
     __slots__ = ()
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
+    # identity equality and hashing come from object (C-level, fast)
 
 
 def shared(value: Any, name: str | None = None, strict: bool = False, allow_downcast: bool | None = None,

@@ -162,11 +162,7 @@ class TensorVariable(_TensorOps, Variable):
 
     __slots__ = ()
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
+    # identity equality and hashing come from object (C-level, fast)
 
 
 class TensorConstant(_TensorOps, Constant):
@@ -174,11 +170,7 @@ class TensorConstant(_TensorOps, Constant):
 
     __slots__ = ()
 
-    def __hash__(self):
-        return id(self)
-
-    def __eq__(self, other):
-        return self is other
+    # identity equality and hashing come from object (C-level, fast)
 
 
 TensorType.variable_type = TensorVariable
