@@ -91,7 +91,9 @@ inv = reciprocal
 def where(cond: Any, a: Any = None, b: Any = None):
     """where(cond, a, b): elementwise choice (switch).  The one-argument form is `nonzero`."""
     if a is None and b is None:
-        raise NotImplementedError("where(cond) with one argument (nonzero) is part of the op catalog issue")
+        from kiln.tensor.advanced_nonzero import nonzero  # one argument: np.where(cond) == nonzero
+
+        return nonzero(cond)
     return switch(cond, a, b)
 
 

@@ -7,7 +7,8 @@ serves x[i] for every i.  None and Ellipsis are resolved when the node is built
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ class Subtensor(Op):
     triple of booleans saying which slice bounds are given (as inputs, in order)."""
 
     __props__ = ("idx_list",)
-    view_map = {0: [0]}
+    view_map = {0: [0]}  # noqa: RUF012  (the Op protocol's plain-dict class attribute)
 
     def __init__(self, idx_list: Sequence):
         self.idx_list = tuple(e if e == INT else tuple(bool(b) for b in e) for e in idx_list)
@@ -81,8 +82,7 @@ class Subtensor(Op):
         output_storage[0][0] = np.asarray(x[self._index(idx)])
 
     def infer_shape(self, fgraph, node, input_shapes):
-
-        x, *idx = node.inputs
+        idx = node.inputs[1:]
         xshape = input_shapes[0]
         static = node.outputs[0].type.shape
         it = iter(idx)
@@ -173,13 +173,23 @@ def _is_advanced(i: Any) -> bool:
 
 
 def subtensor(x: Any, idx: Any):
-    """x[idx] for basic indices (ints, slices, None, Ellipsis)."""
+    """x[idx] with NumPy's semantics: basic indices (ints, slices, None, Ellipsis) give a
+    `Subtensor` view; integer arrays and boolean masks (mixed with any of those) give an
+    `AdvancedSubtensor` (see kiln.tensor.advanced).
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> x = kt.matrix("x")
+    >>> subtensor(x, (slice(None), [1, 1])).eval({x: np.eye(2)})
+    array([[0., 0.],
+           [1., 1.]])
+    """
     x = as_tensor_variable(x)
+    raw = idx if isinstance(idx, tuple) else (idx,)
+    if any(_is_advanced(i) for i in raw):
+        from kiln.tensor.advanced import advanced_subtensor
+
+        return advanced_subtensor(x, raw)
     items = _expand_index(idx, x.ndim)
-    if any(_is_advanced(i) for i in items):
-        raise NotImplementedError(
-            "advanced (integer-array or boolean) indexing is not available yet; it is part of "
-            "the op catalog issue. Basic indices (ints, slices, None, ...) work.")
     entries, inputs, new_axes, out_pos = [], [], [], 0
     for i in items:
         if i is None:

@@ -102,10 +102,10 @@ def test_out_of_bounds_at_run_time(run):
         run([x, i], x[::i], V[0], 0)
 
 
-def test_advanced_indexing_not_supported_yet():
+def test_advanced_indexing_dispatches_to_advanced_subtensor(run):
+    # full coverage in tests/tensor/test_advanced.py
     x = kt.matrix("x")
-    with pytest.raises(NotImplementedError):
-        x[[0, 1]]
+    np.testing.assert_array_equal(run([x], x[[0, 1]], V[0]), V[0][[0, 1]])
 
 
 def test_empty_and_zero_dim(run, same):
