@@ -10,7 +10,11 @@ from kiln.configuration import config
 from kiln.graph.fg import MissingInputError
 from kiln.compile import Function, In, Mode, Out, function, shared
 from kiln import printing, tensor
+from kiln import gradient
+from kiln.gradient import grad
+from kiln.compile.builders import OpFromGraph
+from kiln import rewrites  # the rewrite engine and rule sets (kiln.rewrites.explain, register)
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
-           "printing", "tensor"]
+           "printing", "tensor", "gradient", "grad", "OpFromGraph"]

@@ -36,18 +36,28 @@ class Mode:
             from kiln.configuration import config
 
             name = config.linker if config.linker != "auto" else "py"
+        if name == "c":
+            from kiln.linkers.c.compiler import compiler, have_compiler
+
+            if have_compiler():
+                from kiln.linkers.c.linker import CLinker
+
+                return CLinker()
+            import warnings
+
+            warnings.warn(f"kiln: no C compiler ({compiler()!r} not found); using the python linker",
+                          RuntimeWarning, stacklevel=2)
+            name = "py"
         if name == "py":
             from kiln.linkers.python import PythonLinker
 
             return PythonLinker()
-        raise ValueError(f"unknown linker {name!r} (available: 'py')")
+        raise ValueError(f"unknown linker {name!r} (available: 'py', 'c')")
 
     def rewrite(self, fgraph) -> Any:
         """Run this mode's rewrite pipeline on fgraph, in place; returns the rewrite report."""
-        try:
-            from kiln.rewrites.pipeline import run_pipeline
-        except ImportError:
-            return None
+        from kiln.rewrites.pipeline import run_pipeline
+
         return run_pipeline(fgraph, self)
 
 

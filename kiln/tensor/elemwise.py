@@ -9,7 +9,7 @@ from kiln.graph.basic import Apply, Variable
 from kiln.graph.op import Op
 from kiln.scalar import dtypes
 from kiln.scalar.basic import ScalarOp, ScalarType, scalar_type
-from kiln.tensor.basic import as_tensor_variable, constant
+from kiln.tensor.basic import as_tensor_variable, constant, describe
 from kiln.tensor.type import TensorType
 
 __all__ = ["Elemwise", "DimShuffle", "broadcast_static_shapes", "tensor_from_scalar",
@@ -36,8 +36,12 @@ def broadcast_static_shapes(shapes: Sequence[tuple], who: str = "broadcast") -> 
     return tuple(out)
 
 
-def _weak_inputs(inputs: Sequence[Any]) -> list[Variable]:
-    """Turn Python numbers into constants of the dtype NumPy 2 would give them (NEP 50)."""
+def _weak_inputs(inputs: Sequence[Any], by_value: bool = False) -> list[Variable]:
+    """Turn Python numbers into constants of the dtype NumPy 2 would give them (NEP 50).
+
+    by_value: a Python int out of range for the common dtype is kept at a dtype that holds
+    it instead of raising (NumPy 2 does this for comparisons: uint8_array < -1 is all False).
+    """
     strong = [as_tensor_variable(x) for x in inputs if not dtypes.is_python_scalar(x)]
     if len(strong) == len(inputs):
         return strong
@@ -52,6 +56,9 @@ def _weak_inputs(inputs: Sequence[Any]) -> list[Variable]:
             try:
                 out.append(constant(x, dtype=common))
             except OverflowError as e:
+                if by_value and isinstance(x, int) and -2**63 <= x < 2**64:
+                    out.append(constant(x, dtype=np.min_scalar_type(x)))
+                    continue
                 raise OverflowError(f"Python integer {x} is out of bounds for {common}") from e
         else:
             out.append(as_tensor_variable(x))
@@ -84,15 +91,31 @@ class Elemwise(Op):
         return self.scalar_op.nout
 
     def make_node(self, *inputs: Any) -> Apply:
-        ins = _weak_inputs(inputs)
+        if self.scalar_op.nin >= 0 and len(inputs) != self.scalar_op.nin:
+            raise TypeError(f"{self}: expected {self.scalar_op.nin} inputs, got {len(inputs)}")
+        try:
+            ins = _weak_inputs(inputs, by_value=getattr(self.scalar_op, "compares_by_value", False))
+        except TypeError as e:
+            raise TypeError(f"{self}: {e}") from None
         ndim = max(i.ndim for i in ins) if ins else 0
         ins = [i if i.ndim == ndim else DimShuffle(i.ndim, ("x",) * (ndim - i.ndim) + tuple(range(i.ndim)))(i)
                for i in ins]
-        out_dtypes = self.scalar_op.output_dtypes([i.dtype for i in ins])
-        shape = broadcast_static_shapes([i.type.shape for i in ins], who=str(self))
+        try:
+            out_dtypes = self.scalar_op.output_dtypes([i.dtype for i in ins])
+        except TypeError as e:
+            # name the offending inputs (PyTensor users see variable names, not dtypes)
+            described = ", ".join(describe(i) for i in inputs)
+            raise TypeError(f"{self}: unsupported input types ({described}): {e}") from None
+        try:
+            shape = broadcast_static_shapes([i.type.shape for i in ins], who=str(self))
+        except ValueError as e:
+            described = ", ".join(describe(i) for i in inputs)
+            raise ValueError(f"{e}; inputs: {described}") from None
         return Apply(self, ins, [TensorType(d, shape)() for d in out_dtypes])
 
     def perform(self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list]) -> None:
+        if self.inplace_pattern and self._perform_inplace(node, inputs, output_storage):
+            return
         with np.errstate(all="ignore"):
             res = self.scalar_op.impl(*inputs)
         res = res if isinstance(res, tuple) else (res,)
@@ -101,6 +124,24 @@ class Elemwise(Op):
             if any(arr is i for i in inputs) or (arr.base is not None and any(arr.base is i for i in inputs)):
                 arr = arr.copy()
             store[0] = arr
+
+    def _perform_inplace(self, node: Apply, inputs: Sequence[np.ndarray], output_storage: list[list]) -> bool:
+        """Write output o into input i's buffer (the inplace phase's choice); False = not possible
+        at run time (a broadcast input, read-only memory), so compute into new memory."""
+        (o, i), = self.inplace_pattern[:1]
+        target, out_t = inputs[i], node.outputs[o].type
+        shape = np.broadcast_shapes(*[np.shape(x) for x in inputs])
+        if (len(node.outputs) != 1 or not isinstance(target, np.ndarray) or not target.flags.writeable
+                or target.shape != shape or target.dtype != out_t.dtype):
+            return False
+        fn, sop = self.scalar_op.nfunc, self.scalar_op
+        with np.errstate(all="ignore"):
+            if isinstance(fn, np.ufunc) and fn.nin == len(inputs) and type(sop).impl is ScalarOp.impl:
+                fn(*inputs, out=target, casting="unsafe")
+            else:
+                np.copyto(target, sop.impl(*inputs), casting="unsafe")
+        output_storage[o][0] = target
+        return True
 
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         from kiln.tensor.shape import broadcast_shape_symbolic
@@ -143,10 +184,11 @@ class DimShuffle(Op):
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         if x.ndim != self.input_ndim:
-            raise TypeError(f"{self}: input has {x.ndim} dimensions, expected {self.input_ndim}")
+            raise TypeError(f"{self}: input {describe(x)} has {x.ndim} dimensions, expected {self.input_ndim}")
         for d in self.drop:
             if x.type.shape[d] is not None and x.type.shape[d] != 1:
-                raise ValueError(f"{self}: cannot drop axis {d} of length {x.type.shape[d]} (only length 1)")
+                raise ValueError(f"{self}: cannot drop axis {d} of {describe(x)}: its length is "
+                                 f"{x.type.shape[d]}, only length-1 axes can be dropped")
         shape = tuple(1 if o == "x" else x.type.shape[o] for o in self.new_order)
         return Apply(self, [x], [TensorType(x.dtype, shape)()])
 
