@@ -7,6 +7,7 @@ protects outputs from aliasing, and writes updates back.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -74,8 +75,11 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
       float32 input); None accepts Python numbers that survive the conversion (and Python
       floats for float scalar inputs, as NumPy's weak scalars), False only exact dtypes or
       safe casts.  trust_input: skip argument validation entirely (fast, unchecked).
-    - no_default_updates, accept_inplace, rebuild_strict and profile are accepted for
-      PyTensor compatibility and ignored.
+    - no_default_updates: shared variables with a `default_update` (e.g. a RandomStream's
+      generators) are updated with it unless given an explicit update; True turns this off,
+      a list of shared variables turns it off for those.
+    - accept_inplace, rebuild_strict and profile are accepted for PyTensor compatibility
+      and ignored.
 
     >>> import numpy as np, kiln, kiln.tensor as kt
     >>> x = kt.vector("x")
@@ -112,6 +116,7 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
     out_vars = [o.variable for o in out_specs]
 
     upd = _normalize_updates(updates)
+    upd += _default_updates(out_vars + [e for _, e in upd], upd, in_vars, givens, no_default_updates)
     upd_targets = [s for s, _ in upd]
     upd_exprs = [e for _, e in upd]
 
@@ -169,6 +174,31 @@ def _given_value(old: Variable, new: Any) -> Variable:
             raise TypeError(f"givens: {new} of type {new.type} cannot replace {old} of type {old.type}")
         new = conv
     return new
+
+
+def _default_updates(exprs: list, explicit: list, in_vars: list, givens: Any,
+                     no_default_updates: Any) -> list[tuple[SharedVariable, Variable]]:
+    """(shared variable, its `default_update`) for every shared variable the graph reads that
+    carries one (PyTensor's default updates, e.g. a RandomStream's generators) and has no
+    explicit update; none when `no_default_updates` is True, and not for the variables it
+    lists.  A default update may read further shared variables with their own defaults."""
+    if no_default_updates is True:
+        return []
+    skip = {id(v) for v in (no_default_updates or ())} | {id(s) for s, _ in explicit}
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens or ())
+    blockers = list(in_vars) + [old for old, _ in pairs]
+    frontier = list(exprs) + [new for _, new in pairs if isinstance(new, Variable)]
+    found = []
+    while frontier:
+        new_exprs = []
+        for v in ancestors(frontier, blockers=blockers):
+            du = getattr(v, "default_update", None)
+            if du is not None and isinstance(v, SharedVariable) and id(v) not in skip:
+                skip.add(id(v))
+                found.append((v, du))
+                new_exprs.append(du)
+        frontier = new_exprs
+    return _normalize_updates(found)
 
 
 def _normalize_updates(updates: Any) -> list[tuple[SharedVariable, Variable]]:
@@ -343,7 +373,9 @@ class Function:
             values.append(c.value)
         results = self._runner(values)
         for k in self._copy_idx:
-            results[k] = np.array(results[k], copy=True)
+            r = results[k]
+            # a generator state (kiln.tensor.random) is copied as itself, not as an object array
+            results[k] = copy.deepcopy(r) if isinstance(r, np.random.Generator) else np.array(r, copy=True)
         for k in self._ro_check_idx:
             r = results[k]
             if isinstance(r, np.ndarray) and not r.flags.writeable:

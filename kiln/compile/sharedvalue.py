@@ -122,6 +122,10 @@ def shared(value: Any, name: str | None = None, strict: bool = False, allow_down
     """
     if isinstance(value, Variable):
         raise TypeError("shared() takes a value, not a symbolic variable")
+    if isinstance(value, np.random.Generator):  # a random generator state (kiln.tensor.random)
+        from kiln.tensor.random.type import shared_generator
+
+        return shared_generator(value, name=name, strict=strict, allow_downcast=allow_downcast, borrow=borrow)
     arr = np.asarray(value)
     if arr.dtype == object:
         raise TypeError(f"shared(): cannot store a value of type {type(value).__name__}")

@@ -123,6 +123,14 @@ def push_tangents(outputs: Sequence[Variable], wrt: Sequence[Variable], seeds: S
                     raise ValueError(f"jvp rule of {node.op} returned {len(outs)} tangents for "
                                      f"{len(node.outputs)} outputs")
                 for o, t in zip(node.outputs, outs):
+                    if isinstance(t, Null):  # the rule says the derivative is undefined, and why
+                        if differentiable(o):
+                            reached = frozenset().union(*[st.conn.get(i, frozenset()) for i, ti
+                                                          in zip(node.inputs, ins_t) if not is_zero(ti)])
+                            old = st.nulls.get(o)
+                            st.nulls[o] = Null(t.reason, reached) if old is None else Null(
+                                old.reason + "; " + t.reason, old.wrt | reached)
+                        continue
                     t = _normalize(node, o, t)
                     if t is not None:
                         st.tangents[o] = t
