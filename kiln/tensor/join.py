@@ -78,11 +78,16 @@ def join(axis: int, *tensors: Any):
     return Join(axis)(*ts)
 
 
-def concatenate(tensors, axis: int = 0):
-    """NumPy's concatenate(tensors, axis).
+def concatenate(tensors, axis: int | None = 0):
+    """NumPy's concatenate(tensors, axis); axis=None joins the flattened tensors.
 
     >>> import numpy as np, kiln.tensor as kt
     >>> kt.concatenate([kt.constant(np.ones(2)), kt.constant(np.zeros(1))]).eval()
     array([1., 1., 0.])
     """
+    if axis is None:
+        from kiln.tensor.shape import flatten
+
+        ts = [as_tensor_variable(t) for t in tensors]
+        return join(0, *[t if t.ndim == 1 else flatten(t) for t in ts])
     return join(axis, *tensors)
