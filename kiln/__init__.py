@@ -8,8 +8,11 @@
 """
 from kiln.configuration import config
 from kiln.graph.fg import MissingInputError
+# kiln.tensor before kiln.compile: kiln.tensor.random needs kiln.compile.sharedvalue, which
+# needs kiln.tensor's submodules, so the tensor package must start loading first
+from kiln import tensor
 from kiln.compile import Function, In, Mode, Out, function, shared
-from kiln import printing, tensor
+from kiln import printing
 from kiln import gradient
 from kiln.gradient import grad
 from kiln.compile.builders import OpFromGraph

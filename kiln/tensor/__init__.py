@@ -15,11 +15,43 @@ from kiln.tensor.math import *  # noqa: F401,F403
 from kiln.tensor.math import (abs, add, all, any, argmax, argmin, cast, clip, dot, exp, log, matmul,
                               max, mean, min, mul, outer, prod, round, std, sum, tensordot, var,
                               where)
-from kiln.tensor.shape import (broadcast_to, dimshuffle, expand_dims, flatten, reshape, shape,
-                               shape_i, specify_shape, squeeze, stack, swapaxes, transpose)
+from kiln.tensor.reduction import All, Any
+from kiln.tensor.shape import (BroadcastTo, MakeVector, Reshape, Shape, Shape_i, SpecifyShape,
+                               broadcast_arrays, broadcast_to, dimshuffle, expand_dims, flatten,
+                               make_vector, reshape, shape, shape_i, specify_shape, squeeze, stack,
+                               swapaxes, transpose)
+from kiln.tensor.subtensor import Subtensor
+from kiln.tensor.join import Join
+from kiln.tensor.elemwise import scalar_from_tensor, tensor_from_scalar
 from kiln.tensor.join import concatenate, join
 from kiln.tensor.subtensor import subtensor
-from kiln.tensor.creation import (alloc, arange, eye, full, full_like, ones, ones_like, zeros,
-                                  zeros_like)
+from kiln.tensor.inc_subtensor import IncSubtensor, inc_subtensor, set_subtensor
+from kiln.tensor.creation import (ARange, Alloc, Eye, alloc, arange, eye, full, full_like,
+                                  identity_like, ones, ones_like, zeros, zeros_like)
+
+from kiln.tensor.special import LogSoftmax, Softmax, log_softmax, softmax
 
 newaxis = None
+
+# -- issue 5: joins/splits, cumulative and sorting ops, special functions, NN helpers --
+from kiln.tensor.nnet import (beta, betaln, binary_crossentropy, categorical_crossentropy, elu, erfcx,
+                              gammainc, gammainc_da, gammaincc, gelu, i0, i1, log1mexp, polygamma, selu, softsign,
+                              xlog1py, xlogy)
+from kiln.tensor.joining import (Repeat, RepeatSum, Split, atleast_1d, atleast_2d, flip, hstack, pad,  # noqa: E402
+                                 repeat, roll, split, tile, vstack)
+from kiln.tensor.diag_ops import Diagonal, DiagonalEmbed, diag, diagonal, trace, tril, triu  # noqa: E402
+from kiln.tensor.extra_ops import (ArgSort, BinCount, CumOp, SearchSorted, Sort, Unique, argsort,  # noqa: E402
+                                   bincount, cumprod, cumsum, diff, searchsorted, sort, unique)
+
+# -- advanced indexing (issue 5, indexing part) --
+from kiln.tensor.advanced import AdvancedIncSubtensor, AdvancedSubtensor  # noqa: E402
+from kiln.tensor.advanced_nonzero import Nonzero, argwhere, flatnonzero, nonzero, nonzero_values  # noqa: E402
+from kiln.tensor.advanced_take import put_along_axis, take, take_along_axis  # noqa: E402
+
+# -- linear algebra (issue 5) --
+from kiln.tensor import linalg  # noqa: E402
+from kiln.tensor import nlinalg, slinalg  # noqa: E402,F401  (PyTensor module names)
+from kiln.tensor.einsum import einsum  # noqa: E402
+
+# -- random streams (issue 5, random part) --
+from kiln.tensor import random  # noqa: E402
