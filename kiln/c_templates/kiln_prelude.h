@@ -1,0 +1,103 @@
+/* kiln generated module prelude: plain C11, no Python C-API.
+ * Buffer descriptors, error codes, and scalar helpers whose semantics follow NumPy
+ * (Python-sign integer division/modulo, NaN-propagating max/min).  Compiled without
+ * -ffast-math and with -ffp-contract=off so results are IEEE-exact per operation. */
+#include <stdint.h>
+#include <stdbool.h>
+#include <math.h>
+
+/* With glibc's vector math library (x86-64), declaring its functions `simd` lets the
+ * compiler vectorize loops that call them, without -ffast-math: libmvec is accurate to a
+ * few ulp and handles NaN, infinities and signed zeros.  KILN_LIBMVEC is set by the
+ * compiler driver only when libmvec is found (it is part of the cache key's flags). */
+#ifdef KILN_LIBMVEC
+#define KILN_VEC1(fn) __attribute__((simd("notinbranch"))) double fn(double); \
+                      __attribute__((simd("notinbranch"))) float fn##f(float);
+#define KILN_VEC2(fn) __attribute__((simd("notinbranch"))) double fn(double, double); \
+                      __attribute__((simd("notinbranch"))) float fn##f(float, float);
+KILN_VEC1(exp) KILN_VEC1(exp2) KILN_VEC1(expm1) KILN_VEC1(log) KILN_VEC1(log2) KILN_VEC1(log10)
+KILN_VEC1(log1p) KILN_VEC1(sin) KILN_VEC1(cos) KILN_VEC1(tan) KILN_VEC1(asin) KILN_VEC1(acos)
+KILN_VEC1(atan) KILN_VEC1(sinh) KILN_VEC1(cosh) KILN_VEC1(tanh) KILN_VEC1(asinh) KILN_VEC1(acosh)
+KILN_VEC1(atanh) KILN_VEC1(erf) KILN_VEC1(erfc) KILN_VEC2(atan2) KILN_VEC2(pow)
+#endif
+
+#define KILN_MAXDIM 16
+#define KILN_ESHAPE 1   /* operand shapes do not match the iteration shape */
+#define KILN_EDTYPE 2   /* a descriptor's ndim or dtype differs from the compiled one */
+#define KILN_ELAYOUT 3  /* an output buffer is not C-contiguous */
+#define KILN_LANES 16   /* independent partial results in inner-axis reductions */
+
+typedef struct {
+    char *data;
+    int64_t ndim;
+    int64_t dtype;                  /* index into kiln.linkers.c.types.DTYPES */
+    int64_t shape[KILN_MAXDIM];
+    int64_t strides[KILN_MAXDIM];   /* in bytes, may be negative or zero */
+} kiln_buf;
+
+static int kiln_is_contig(const kiln_buf *b, int nd, int64_t itemsize) {
+    int64_t expect = itemsize;
+    for (int d = 0; d < nd; d++) if (b->shape[d] == 0) return 1;   /* empty: any strides do */
+    for (int d = nd - 1; d >= 0; d--) {
+        if (b->shape[d] != 1 && b->strides[d] != expect) return 0;
+        expect *= b->shape[d];
+    }
+    return 1;
+}
+
+/* NaN-propagating max/min (NumPy's maximum/minimum); also right for integers */
+#define KILN_DEF_MAXMIN(T, N) \
+    static inline T kiln_max_##N(T a, T b) { return (a > b || a != a) ? a : b; } \
+    static inline T kiln_min_##N(T a, T b) { return (a < b || a != a) ? a : b; }
+KILN_DEF_MAXMIN(bool, bool) KILN_DEF_MAXMIN(int8_t, int8) KILN_DEF_MAXMIN(int16_t, int16)
+KILN_DEF_MAXMIN(int32_t, int32) KILN_DEF_MAXMIN(int64_t, int64) KILN_DEF_MAXMIN(uint8_t, uint8)
+KILN_DEF_MAXMIN(uint16_t, uint16) KILN_DEF_MAXMIN(uint32_t, uint32) KILN_DEF_MAXMIN(uint64_t, uint64)
+KILN_DEF_MAXMIN(float, float32) KILN_DEF_MAXMIN(double, float64)
+
+/* Python-sign floor division and modulo; x // 0 == x % 0 == 0 as in NumPy;
+ * b == -1 is special-cased because INT_MIN / -1 traps in C (NumPy wraps). */
+#define KILN_DEF_SINT(T, N) \
+    static inline T kiln_floordiv_##N(T a, T b) { \
+        if (b == 0) return 0; \
+        if (b == -1) return (T)(0 - a); \
+        T q = (T)(a / b); \
+        if ((a % b != 0) && ((a < 0) != (b < 0))) q--; \
+        return q; } \
+    static inline T kiln_mod_##N(T a, T b) { \
+        if (b == 0 || b == -1) return 0; \
+        T r = (T)(a % b); \
+        if (r != 0 && ((r < 0) != (b < 0))) r = (T)(r + b); \
+        return r; }
+#define KILN_DEF_UINT(T, N) \
+    static inline T kiln_floordiv_##N(T a, T b) { return b == 0 ? 0 : (T)(a / b); } \
+    static inline T kiln_mod_##N(T a, T b) { return b == 0 ? 0 : (T)(a % b); }
+KILN_DEF_SINT(int8_t, int8) KILN_DEF_SINT(int16_t, int16) KILN_DEF_SINT(int32_t, int32)
+KILN_DEF_SINT(int64_t, int64) KILN_DEF_UINT(uint8_t, uint8) KILN_DEF_UINT(uint16_t, uint16)
+KILN_DEF_UINT(uint32_t, uint32) KILN_DEF_UINT(uint64_t, uint64)
+
+/* NumPy's float divmod: fmod, then fix the sign to Python's convention and snap the
+ * quotient to the nearest integer. */
+#define KILN_DEF_FLOAT(T, N, S) \
+    static inline T kiln_divmod_##N(T a, T b, T *modulus) { \
+        T mod = fmod##S(a, b), div, fl; \
+        if (!b) { *modulus = mod; return a / b; } \
+        div = (a - mod) / b; \
+        if (mod) { if ((b < 0) != (mod < 0)) { mod += b; div -= (T)1; } } \
+        else mod = copysign##S((T)0, b); \
+        if (div) { fl = floor##S(div); if (div - fl > (T)0.5) fl += (T)1; } \
+        else fl = copysign##S((T)0, a / b); \
+        *modulus = mod; return fl; } \
+    static inline T kiln_floordiv_##N(T a, T b) { T m; return kiln_divmod_##N(a, b, &m); } \
+    static inline T kiln_mod_##N(T a, T b) { T m; if (!b) return fmod##S(a, b); kiln_divmod_##N(a, b, &m); return m; } \
+    static inline T kiln_sigmoid_##N(T x) { return (T)1 / ((T)1 + exp##S(-x)); }  /* as scipy's expit */ \
+    static inline T kiln_softplus_##N(T x) { \
+        if (x != x) return x; \
+        return x > 0 ? x + log1p##S(exp##S(-x)) : log1p##S(exp##S(x)); } \
+    static inline T kiln_gammaln_##N(T x) { return (isinf(x) && x < 0) ? x : lgamma##S(x); } /* scipy: -inf */ \
+    static inline T kiln_sign_##N(T x) { return x > 0 ? (T)1 : (x < 0 ? (T)-1 : (x == 0 ? (T)0 : x)); }
+KILN_DEF_FLOAT(float, float32, f) KILN_DEF_FLOAT(double, float64, )
+
+static inline int kiln_same_shape(const kiln_buf *b, const int64_t *shape, int nd) {
+    for (int d = 0; d < nd; d++) if (b->shape[d] != shape[d]) return 0;
+    return 1;
+}

@@ -1,0 +1,57 @@
+"""The kernel IR: what the C (and later CUDA) renderers draw from, independent of graph ops.
+
+A `Segment` is one compiled module: a list of buffers (every array the module touches,
+identified by position in the descriptor array passed to the entry point) and a list
+of kernels run in order.  Views (DimShuffle) are not kernels: the runtime builds their
+descriptors from the viewed buffer (shape/stride metadata only), so a kernel reading a
+transposed or broadcast input just sees other strides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Operand", "LoopKernel", "ReduceKernel", "Segment"]
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One buffer as seen by a kernel: its index in the descriptor array and its dtype."""
+
+    buf: int
+    dtype: str
+
+
+@dataclass(frozen=True)
+class LoopKernel:
+    """An elementwise loop nest over `ndim` axes: outputs y0.. computed from inputs x0..
+    by `body` (C statements declaring `y<k>`); inputs broadcast along length-1 axes."""
+
+    label: str
+    outputs: tuple[Operand, ...]
+    inputs: tuple[Operand, ...]
+    ndim: int
+    body: tuple[str, ...]
+    #: per input, whether its last axis has static length 1 (broadcast along the inner loop:
+    #: the value is loaded once per row)
+    inner_bcast: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReduceKernel:
+    """Reduce an `ndim`-d input over `axes` with `kind` (sum, prod, max, min, any, all)."""
+
+    label: str
+    input: Operand
+    output: Operand
+    ndim: int
+    axes: tuple[int, ...]
+    kind: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One module: buffer (ndim, dtype) list and kernels in execution order."""
+
+    label: str
+    buffers: tuple[tuple[int, str], ...]
+    kernels: tuple[LoopKernel | ReduceKernel, ...]

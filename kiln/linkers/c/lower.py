@@ -1,0 +1,70 @@
+"""Lower graph nodes to kernel IR: a table keyed by op class.
+
+A lowering gets the node and `buf(variable) -> descriptor index` and returns a kernel,
+or None when this node (op, dtypes, ndim) has no C form and must run through `perform`.
+Users can add their own op classes to LOWERINGS.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from kiln.graph.basic import Apply, Variable
+from kiln.linkers.c.ir import LoopKernel, Operand, ReduceKernel
+from kiln.linkers.c.scalar_c import scalar_c_block
+from kiln.linkers.c.types import CTYPE, supported
+from kiln.tensor import reduction as red
+from kiln.tensor.elemwise import Elemwise
+from kiln.tensor.type import TensorType
+
+__all__ = ["LOWERINGS", "lower_node", "MAXDIM"]
+
+MAXDIM = 16  # must match KILN_MAXDIM in kiln_prelude.h
+Lowering = Callable[[Apply, Callable[[Variable], int]], "LoopKernel | ReduceKernel | None"]
+
+
+def _tensor_ok(v: Variable) -> bool:
+    return isinstance(v.type, TensorType) and supported(v.type.dtype) and v.type.ndim <= MAXDIM
+
+
+def _lower_elemwise(node: Apply, buf: Callable[[Variable], int]) -> LoopKernel | None:
+    if not all(_tensor_ok(v) for v in (*node.inputs, *node.outputs)):
+        return None
+    ins = [v.type.dtype for v in node.inputs]
+    outs = [v.type.dtype for v in node.outputs]
+    counter = iter(range(1 << 30))
+    block = scalar_c_block(node.op.scalar_op, [f"x{j}" for j in range(len(ins))], ins, outs,
+                           lambda: f"t{next(counter)}")
+    if block is None:
+        return None
+    stmts, exprs = block
+    body = tuple(stmts) + tuple(f"const {CTYPE[o]} y{k} = {e};" for k, (o, e) in enumerate(zip(outs, exprs)))
+    nd = node.outputs[0].type.ndim
+    inner_bcast = tuple(nd > 0 and v.type.shape[-1] == 1 and node.outputs[0].type.shape[-1] != 1
+                        for v in node.inputs)
+    return LoopKernel(str(node.op), tuple(Operand(buf(v), v.type.dtype) for v in node.outputs),
+                      tuple(Operand(buf(v), v.type.dtype) for v in node.inputs), nd, body, inner_bcast)
+
+
+_REDUCE_KIND = {red.Sum: "sum", red.Prod: "prod", red.Max: "max", red.Min: "min", red.Any: "any",
+                red.All: "all"}
+
+
+def _lower_reduce(node: Apply, buf: Callable[[Variable], int]) -> ReduceKernel | None:
+    (x,), (out,) = node.inputs, node.outputs
+    if not (_tensor_ok(x) and _tensor_ok(out)):
+        return None
+    kind = _REDUCE_KIND[type(node.op)]
+    if kind in ("sum", "prod") and out.type.dtype == "bool":
+        return None
+    return ReduceKernel(str(node.op), Operand(buf(x), x.type.dtype), Operand(buf(out), out.type.dtype),
+                        x.type.ndim, tuple(node.op.axis), kind)
+
+
+LOWERINGS: dict[type, Lowering] = {Elemwise: _lower_elemwise}
+LOWERINGS.update({cls: _lower_reduce for cls in _REDUCE_KIND})
+
+
+def lower_node(node: Apply, buf: Callable[[Variable], int] = lambda v: 0):
+    """The node's kernel, or None when it has no C lowering (it then runs via perform)."""
+    rule = LOWERINGS.get(type(node.op))
+    return None if rule is None else rule(node, buf)

@@ -1,0 +1,108 @@
+"""The runtime: load a compiled module and call it on NumPy arrays passed as descriptors.
+
+The call goes through the Cython extension `kiln.linkers.c._runtime` (built by setup.py:
+descriptors filled on the C stack from the arrays' headers, GIL released) when it is
+built, else through ctypes (descriptors built in Python; ctypes releases the GIL too).
+Both pass arrays without copies: a descriptor holds the data pointer, shape and byte
+strides (negative and zero strides included).
+"""
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from kiln.linkers.c.lower import MAXDIM
+from kiln.linkers.c.types import DTYPE_CODE
+
+__all__ = ["DESC_DTYPE", "CModule", "descriptors", "ERROR_NAMES"]
+
+DESC_DTYPE = np.dtype([("data", np.uintp), ("ndim", np.int64), ("dtype", np.int64),
+                       ("shape", np.int64, (MAXDIM,)), ("strides", np.int64, (MAXDIM,))])
+_PAD = [(0,) * (MAXDIM - n) for n in range(MAXDIM + 1)]
+#: keyed by dtype object (fast hash); non-native byte orders are absent, so they are refused
+_CODE = {np.dtype(d): c for d, c in DTYPE_CODE.items()}
+_NWORDS = DESC_DTYPE.itemsize // 8
+ERROR_NAMES = {1: "operand shapes do not match", 2: "buffer ndim/dtype differs from the compiled module",
+               3: "output buffer is not C-contiguous"}
+
+
+def descriptors(arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Buffer descriptors (the C struct kiln_buf, as a flat int64 array) viewing `arrays` without copies.
+
+    >>> d = descriptors([np.arange(6.0).reshape(2, 3)[:, ::-1]]).view(DESC_DTYPE)
+    >>> int(d[0]["ndim"]), d[0]["shape"][:2].tolist(), d[0]["strides"][:2].tolist()
+    (2, [2, 3], [24, -8])
+    """
+    flat: list[int] = []
+    for a in arrays:
+        nd = a.ndim
+        flat += (a.__array_interface__["data"][0], nd, _CODE.get(a.dtype, -1))
+        flat += a.shape
+        flat += _PAD[nd]
+        flat += a.strides
+        flat += _PAD[nd]
+    return np.array(flat, dtype=np.int64)
+
+
+def _extension():
+    from kiln.configuration import config
+
+    if config.extra.get("c_runtime") == "ctypes":   # KILN_FLAGS=c_runtime=ctypes: force the fallback
+        return None
+    try:
+        from kiln.linkers.c import _runtime
+    except ImportError:
+        return None
+    if _runtime.descriptor_size() != DESC_DTYPE.itemsize:
+        return None
+    _runtime.set_dtype_codes(dict(DTYPE_CODE))
+    return _runtime
+
+
+#: the Cython runtime extension when it is built (setup.py), else None (ctypes is used)
+EXTENSION = _extension()
+
+
+class CModule:
+    """A loaded module and its entry point: `module(arrays) -> (error code, failing kernel)`.
+
+    >>> import tempfile
+    >>> from kiln.linkers.cache import ModuleCache
+    >>> from kiln.linkers.c.compiler import compile_source
+    >>> from kiln.linkers.c.ir import LoopKernel, Operand, Segment
+    >>> from kiln.linkers.c.render import render_segment
+    >>> k = LoopKernel("neg", (Operand(0, "float64"),), (Operand(1, "float64"),), 1, ("const double y0 = -x0;",))
+    >>> seg = Segment("neg", ((1, "float64"),) * 2, (k,))
+    >>> _, so = compile_source(render_segment(seg), ModuleCache(tempfile.mkdtemp()))
+    >>> out, x = np.empty(3), np.arange(6.0)[::-2]
+    >>> CModule(so)([out, x]), out.tolist()
+    ((0, 0), [-5.0, -3.0, -1.0])
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.lib = ctypes.CDLL(str(self.path))
+        if self.lib.kiln_desc_size() != DESC_DTYPE.itemsize:
+            raise RuntimeError(f"kiln: {path} was built for another descriptor layout")
+        self.entry = self.lib.kiln_entry
+        self.entry.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
+        self.entry.restype = ctypes.c_int
+        self.address = ctypes.cast(self.entry, ctypes.c_void_p).value
+        if EXTENSION is not None:
+            call, address = EXTENSION.call, self.address
+            self._fast = lambda arrays: call(address, arrays)
+        else:
+            self._fast = None
+
+    def __call__(self, arrays: list) -> tuple[int, int]:
+        """Run the module on arrays (descriptor order); returns (error code, failing kernel index)."""
+        if self._fast is not None:
+            return self._fast(arrays)
+        desc = descriptors([a if type(a) is np.ndarray else np.asarray(a) for a in arrays])
+        failed = ctypes.c_int64(0)
+        rc = self.entry(desc.__array_interface__["data"][0], len(desc) // _NWORDS, ctypes.byref(failed))
+        return rc, failed.value
+
