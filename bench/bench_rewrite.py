@@ -106,9 +106,9 @@ def time_pytensor(build, repeats):
     import pytensor
     import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
-    from pytensor.graph.basic import graph_inputs, Constant
+    from pytensor.graph.basic import Constant
     from pytensor.graph.fg import FunctionGraph
-    from pytensor.graph.traversal import io_toposort
+    from pytensor.graph.traversal import graph_inputs, io_toposort
 
     class T:  # the names the recipes use
         pass

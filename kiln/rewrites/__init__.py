@@ -40,7 +40,7 @@ def explain(f: Any) -> RewriteReport:
 
 
 def _register_standard() -> None:
-    from kiln.rewrites import canonicalize, specialize, stabilize
+    from kiln.rewrites import broadcast, canonicalize, specialize, stabilize
     from kiln.rewrites.fusion import fuse_elemwise
     from kiln.rewrites.inplace import inplace_elemwise
     from kiln.rewrites.merge import merge
@@ -48,9 +48,13 @@ def _register_standard() -> None:
     GLOBAL_DB.register(merge, phase="merge", tags=("fast_compile",))
     for rule, tags in canonicalize.RULES:
         GLOBAL_DB.register(rule, phase="canonicalize", tags=tags)
+    for rule, tags in broadcast.RULES:
+        GLOBAL_DB.register(rule, phase="canonicalize", tags=tags)
     for rule, tags in stabilize.RULES:
         GLOBAL_DB.register(rule, phase="stabilize", tags=tags)
     for rule, tags in specialize.RULES:
+        GLOBAL_DB.register(rule, phase="specialize", tags=tags)
+    for rule, tags in broadcast.SPECIALIZE_RULES:
         GLOBAL_DB.register(rule, phase="specialize", tags=tags)
     GLOBAL_DB.register(fuse_elemwise, phase="fusion")
     from kiln.rewrites.reduce_fusion import fuse_reduce

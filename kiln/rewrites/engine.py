@@ -144,6 +144,16 @@ class _Tracker(Feature):
         if self.equilibrium and node != OUTPUT:
             self.queue.append(node)
 
+    def on_prune(self, fgraph, node, reason):
+        # guards such as "x has no other client" (dot -> gemm, fusion of a single consumer)
+        # may hold now: look again at a variable's last remaining client
+        if self.equilibrium:
+            for v in node.inputs:
+                # called before `node` leaves its inputs' client lists
+                cl = [c for c, _ in fgraph.clients.get(v, ()) if c is not node]
+                if len(cl) == 1 and cl[0] != OUTPUT:
+                    self.queue.append(cl[0])
+
 
 def _check_and_fit(rule: NodeRewriter, node: Apply, old: Variable, new: Any, fgraph=None) -> Variable:
     if not isinstance(new, Variable):

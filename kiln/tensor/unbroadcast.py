@@ -24,22 +24,41 @@ class SumToShape(Op):
     """sum_to_shape(x, shape): sum `x` over the candidate `axes` where `shape` has length 1
     and `x` does not (keeping those axes).  Other axes must already match.  With `by_ref`,
     the second input is an array whose shape is the target (no shape arithmetic in the graph).
+    With `broadcast`, axes where the (summed) `x` has length 1 and the target does not are
+    then broadcast (a read-only view): the op maps any array to the target shape by summing
+    or stretching each axis, which lets one node replace a BroadcastTo followed by a
+    SumToShape (see kiln/rewrites/broadcast.py).  That form is its own transpose.
 
     >>> import numpy as np, kiln.tensor as kt
     >>> x = kt.matrix("x")
     >>> y = SumToShape((0, 1))(x, [1, 3])
     >>> y.eval({x: np.ones((2, 3))})
     array([[2., 2., 2.]])
+    >>> SumToShape((0, 1), broadcast=True)(x, [1, 3]).eval({x: np.ones((2, 1))})
+    array([[2., 2., 2.]])
     """
 
-    __props__ = ("axes", "by_ref")
+    __props__ = ("axes", "by_ref", "broadcast")
     linear_inputs = (0,)
     #: when nothing needs summing the input itself is returned
     view_map = {0: [0]}
 
-    def __init__(self, axes: Sequence[int], by_ref: bool = False):
+    def __init__(self, axes: Sequence[int], by_ref: bool = False, broadcast: bool = False):
         self.axes = tuple(sorted(int(a) for a in axes))
         self.by_ref = bool(by_ref)
+        self.broadcast = bool(broadcast)
+
+    def __str__(self) -> str:
+        return f"SumToShape{{{self.axes}, {self.by_ref}{', broadcast' if self.broadcast else ''}}}"
+
+    def _out_dim(self, d: int, target, xd):
+        # the static output length: the target's where known; else x's when x is not summed
+        # (and, with broadcast, not stretched either: only a known length other than 1 is sure)
+        if target is not None:
+            return target
+        if d in self.axes or (self.broadcast and xd == 1):
+            return None
+        return xd
 
     def make_node(self, x: Any, shp: Any) -> Apply:
         from kiln.tensor.shape import _static_entries, as_shape_vector
@@ -47,26 +66,38 @@ class SumToShape(Op):
         x = as_tensor_variable(x)
         if self.by_ref:
             ref = as_tensor_variable(shp)
-            if ref.ndim != x.ndim:
-                raise ValueError(f"{self}: the reference has {ref.ndim} dims, x has {x.ndim}")
-            out = tuple(r if r is not None else (x.type.shape[d] if d not in self.axes else None)
-                        for d, r in enumerate(ref.type.shape))
-            return Apply(self, [x, ref], [TensorType(x.dtype, out)()])
-        shp = as_shape_vector(shp)
-        if shp.type.shape[0] is not None and shp.type.shape[0] != x.ndim:
-            raise ValueError(f"{self}: target shape has {shp.type.shape[0]} entries, x has {x.ndim} dims")
-        static = _static_entries(shp) if shp.type.shape[0] is not None else [None] * x.ndim
-        out = tuple(s if s is not None else (x.type.shape[d] if d not in self.axes else None)
-                    for d, s in enumerate(static))
-        return Apply(self, [x, shp], [TensorType(x.dtype, out)()])
+            nd, static, target = ref.ndim, ref.type.shape, ref
+        else:
+            target = as_shape_vector(shp)
+            nd = target.type.shape[0]
+            if nd is None:
+                nd = x.ndim
+            static = _static_entries(target) if target.type.shape[0] is not None else [None] * nd
+        # x may have extra leading axes (NumPy broadcasting adds axes on the left): they are
+        # summed away, so one node is the whole transpose of a broadcast
+        lead = x.ndim - nd
+        if lead < 0 or (lead and self.broadcast):
+            raise ValueError(f"{self}: the target has {nd} dims, x has {x.ndim}")
+        if any(not 0 <= a < nd for a in self.axes):
+            raise ValueError(f"{self}: axes {self.axes} out of range for a {nd}-d target")
+        out = tuple(self._out_dim(d, t, x.type.shape[lead + d]) for d, t in enumerate(static))
+        return Apply(self, [x, target], [TensorType(x.dtype, out)()])
 
     def perform(self, node, inputs, output_storage):
         x, shp = inputs
         shp = shp.shape if self.by_ref else tuple(int(s) for s in shp)
+        lead = x.ndim - len(shp)
+        if lead > 0:
+            x = np.sum(x, axis=tuple(range(lead)), dtype=x.dtype)
         red = tuple(a for a in self.axes if shp[a] == 1 and x.shape[a] != 1)
         res = np.sum(x, axis=red, keepdims=True, dtype=x.dtype) if red else x
+        if self.broadcast and res.shape != shp and res.ndim == len(shp):
+            try:
+                res = np.broadcast_to(res, shp)
+            except ValueError:
+                pass  # reported below
         if res.shape != shp:
-            raise ValueError(f"{self}: cannot sum an array of shape {x.shape} to shape {shp}")
+            raise ValueError(f"{self}: cannot sum an array of shape {inputs[0].shape} to shape {shp}")
         output_storage[0][0] = np.asarray(res)
 
     def infer_shape(self, fgraph, node, input_shapes):

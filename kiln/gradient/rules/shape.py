@@ -67,7 +67,14 @@ def _broadcast_t(node, cts, mask, ctx):
 
 @register_transpose(SumToShape, linear=(0,))
 def _sum_to_shape_t(node, cts, mask, ctx):
-    return [ctx.broadcast_to(cts[0], node.inputs[0]), None]
+    x = node.inputs[0]
+    if node.op.broadcast:
+        # sums where x was stretched, stretches where x was summed: the same op, back to x's shape
+        p = ctx.shape_ref(x)
+        if p is not None:
+            return [SumToShape(range(x.type.ndim), by_ref=True, broadcast=True)(cts[0], p), None]
+        return [SumToShape(range(x.type.ndim), broadcast=True)(cts[0], ctx.shape_vec(x)), None]
+    return [ctx.broadcast_to(cts[0], x), None]
 
 
 @register_transpose(BroadcastLike, linear=(0,))
