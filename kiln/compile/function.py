@@ -7,7 +7,6 @@ protects outputs from aliasing, and writes updates back.
 """
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -15,9 +14,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from kiln.compile.mode import Mode, get_mode
-from kiln.compile.sharedvalue import SharedVariable
-from kiln.graph.basic import Apply, Constant, Variable
+from kiln.compile.sharedvalue import SharedVariable, copy_value
+from kiln.graph.basic import Constant, Variable
 from kiln.graph.fg import FunctionGraph, MissingInputError  # noqa: F401  (re-exported)
+from kiln.graph.flat import freeze_graph as _freeze_graph, thaw_graph as _thaw_graph
 from kiln.graph.replace import clone_replace
 from kiln.graph.traversal import ancestors
 
@@ -373,9 +373,8 @@ class Function:
             values.append(c.value)
         results = self._runner(values)
         for k in self._copy_idx:
-            r = results[k]
-            # a generator state (kiln.tensor.random) is copied as itself, not as an object array
-            results[k] = copy.deepcopy(r) if isinstance(r, np.random.Generator) else np.array(r, copy=True)
+            # by kind: a generator state or another non-array value is copied as itself
+            results[k] = copy_value(results[k])
         for k in self._ro_check_idx:
             r = results[k]
             if isinstance(r, np.ndarray) and not r.flags.writeable:
@@ -496,7 +495,7 @@ class Function:
 
     def __getstate__(self) -> dict:
         # Only what _setup cannot rebuild travels; shared variables carry their values.  The
-        # graph travels flat (see _freeze_graph): pickling linked Variables/Apply nodes
+        # graph travels flat (see kiln.graph.flat): pickling linked Variables/Apply nodes
         # recurses once per node and overflows the stack on deep graphs.  The user's output
         # variables (whole graphs of their own) are replaced by the compiled graph's outputs.
         state = {k: v for k, v in self.__dict__.items() if k not in self._DERIVED}
@@ -513,42 +512,8 @@ class Function:
         self._setup()
 
     def __repr__(self) -> str:
-        return f"<kiln.Function {self.name or ''} {len(self.in_specs)} inputs -> {self._n_out} outputs>"
-
-
-def _freeze_graph(fg: FunctionGraph) -> tuple:
-    """fg as flat data: root variables (node outputs re-created ownerless) and
-    (op, input indices, output indices) per node, in topological order."""
-    index: dict[Variable, int] = {}
-    variables: list[Variable] = []
-
-    def add(v: Variable, as_root: Variable) -> int:
-        index[v] = len(variables)
-        variables.append(as_root)
-        return index[v]
-
-    for v in fg.inputs:
-        add(v, v)
-    nodes = []
-    for node in fg.toposort():
-        ins = [index[v] if v in index else add(v, v) for v in node.inputs]
-        outs = []
-        for o in node.outputs:
-            root = o.clone()
-            root.tag = {k: t for k, t in o.tag.items() if k != "_eval_cache"}
-            outs.append(add(o, root))
-        nodes.append((node.op, ins, outs))
-    outputs = [index[v] if v in index else add(v, v) for v in fg.outputs]
-    return (variables, nodes, list(range(len(fg.inputs))), outputs, dict(fg.update_mapping))
-
-
-def _thaw_graph(data: tuple) -> FunctionGraph:
-    """The FunctionGraph that `_freeze_graph` flattened (without its rewrite-time features)."""
-    variables, nodes, inputs, outputs, update_mapping = data
-    for op, ins, outs in nodes:
-        Apply(op, [variables[i] for i in ins], [variables[j] for j in outs])
-    return FunctionGraph([variables[i] for i in inputs], [variables[i] for i in outputs], clone=False,
-                         update_mapping=update_mapping)
+        name = f" {self.name}" if self.name else ""
+        return f"<kiln.Function{name} {len(self.in_specs)} inputs -> {self._n_out} outputs>"
 
 
 def _weak_float(t: Any, val: float) -> Any:

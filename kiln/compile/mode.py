@@ -5,7 +5,7 @@ filters to apply, so modes are cheap, immutable values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 __all__ = ["Mode", "get_mode", "FAST_RUN", "FAST_COMPILE"]
@@ -31,6 +31,13 @@ class Mode:
         return replace(self, exclude=self.exclude + tags)
 
     def make_linker(self):
+        """The linker this mode names: "py", "c", or "auto" (kiln.config.linker; the python
+        linker until the C linker covers the whole op catalog).  "c" without a C compiler
+        warns once and gives the python linker.
+
+        >>> type(Mode(linker="py").make_linker()).__name__
+        'PythonLinker'
+        """
         name = self.linker
         if name == "auto":
             from kiln.configuration import config

@@ -1,6 +1,7 @@
 """Shared variables: symbolic variables with a value that persists across function calls."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,22 @@ from kiln.graph.basic import Variable
 from kiln.tensor.type import TensorType
 from kiln.tensor.variable import _TensorOps
 
-__all__ = ["SharedVariable", "TensorSharedVariable", "shared"]
+__all__ = ["SharedVariable", "TensorSharedVariable", "copy_value", "shared"]
+
+
+def copy_value(value: Any) -> Any:
+    """An independent copy of a run-time value, made by its kind: NumPy arrays and scalars
+    become fresh arrays (as outputs always are); any other object (a random Generator, a
+    list held by a custom type) is deep-copied as itself, never wrapped in an object array.
+
+    >>> a = np.zeros(2); b = copy_value(a); b is a, b
+    (False, array([0., 0.]))
+    >>> copy_value([1, [2]])
+    [1, [2]]
+    """
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.array(value, copy=True)
+    return copy.deepcopy(value)
 
 
 class Container:
@@ -43,7 +59,7 @@ class SharedVariable(Variable):
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
         """The current value; a copy unless `borrow`."""
         v = self.container.value
-        return v if borrow else np.array(v, copy=True)
+        return v if borrow else copy_value(v)
 
     def set_value(self, value: Any, borrow: bool = False) -> None:
         """Replace the value (validated by the type; copied unless `borrow`).
@@ -67,7 +83,7 @@ class SharedVariable(Variable):
                                  "allow_downcast=True")
             raise type(e)(f"{self._label()}.set_value(): {msg}") from None
         if not borrow and _may_share(v, value):
-            v = np.array(v, copy=True)
+            v = copy_value(v)
         self.container.value = v
 
     def _label(self) -> str:

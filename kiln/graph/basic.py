@@ -11,7 +11,10 @@ equal constants as one.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Hashable, Sequence
+from typing import TYPE_CHECKING, Any, Hashable, Sequence
+
+if TYPE_CHECKING:  # for annotations only: kiln.graph.op imports this module
+    from kiln.graph.op import Op
 
 __all__ = ["Type", "Variable", "Constant", "Apply", "NoParams", "copy_tag"]
 
@@ -37,6 +40,15 @@ class Type:
             return True
         except (TypeError, ValueError):
             return False
+
+    def value_signature(self, data: Any) -> Hashable:
+        """A hashable summary of a constant's value: equal summaries mean equal values.
+
+        The default is exact for arrays, NumPy scalars and hashable values, and falls back
+        to object identity otherwise (two distinct unhashable objects never merge, even when
+        their reprs agree); types whose values have a better notion of equality override it.
+        """
+        return _value_signature(data)
 
     def is_super(self, other: "Type") -> bool:
         """True when every value of `other` is a valid value of `self`."""
@@ -141,7 +153,7 @@ class Constant(Variable):
     def signature(self) -> Hashable:
         """A hashable summary such that equal signatures mean equal constants."""
         if self._signature is None:
-            self._signature = (self.type, _value_signature(self.data))
+            self._signature = (self.type, self.type.value_signature(self.data))
         return self._signature
 
     def equals(self, other: Any) -> bool:
@@ -171,7 +183,27 @@ def _value_signature(data: Any) -> Hashable:
         hash(data)
         return data
     except TypeError:
-        return repr(data)
+        # repr is not an identity (different objects may print alike), so fall back to the
+        # object itself, compared by identity; holding it keeps its id from being reused
+        return _ByIdentity(data)
+
+
+class _ByIdentity:
+    """Wraps an unhashable value so it hashes and compares by identity."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _ByIdentity) and other.obj is self.obj
+
+    def __repr__(self) -> str:
+        return f"<identity of {type(self.obj).__name__} at {id(self.obj):#x}>"
 
 
 class Apply:

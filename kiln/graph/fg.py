@@ -233,7 +233,7 @@ class FunctionGraph:
         return conv
 
     def _revert(self, log: list) -> None:
-        for node, i, old, new in reversed(log):
+        for node, i, old, _new in reversed(log):
             self.change_node_input(node, i, old, reason="rollback", check_type=False)
 
     def validate(self) -> None:

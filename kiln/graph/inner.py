@@ -12,9 +12,10 @@ import numpy as np
 
 from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.fg import FunctionGraph
+from kiln.graph.flat import freeze_graph, thaw_graph
 from kiln.graph.op import Op
 
-__all__ = ["InnerGraphOp", "graph_signature"]
+__all__ = ["InnerGraphMixin", "InnerGraphOp", "graph_signature"]
 
 
 def graph_signature(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> Hashable:
@@ -46,19 +47,23 @@ def graph_signature(inputs: Sequence[Variable], outputs: Sequence[Variable]) -> 
     return tuple(parts)
 
 
-class InnerGraphOp(Op):
-    """Base for ops defined by an inner graph; `perform` interprets the inner graph.
+class InnerGraphMixin:
+    """What every op holding a frozen inner graph shares: the graph, its structural
+    signature (the op's identity), a cached hash, and flat pickling.
 
-    Subclasses may add parameters (list them in `__props__` after `signature`).
+    Used by `InnerGraphOp` (tensor-level) and `kiln.scalar.composite.Composite` (scalar
+    level).  `_derived_attrs` names per-instance caches that are reset when pickling.
     """
 
-    __props__ = ("signature",)
+    _derived_attrs: tuple[str, ...] = ()
 
-    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None):
+    def _set_inner_graph(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
+                         name: str | None) -> None:
         self.fgraph = FunctionGraph(inputs, outputs, clone=True)
         self.signature = graph_signature(self.fgraph.inputs, self.fgraph.outputs)
         self.name = name
-        self._runner = None
+        for attr in self._derived_attrs:
+            setattr(self, attr, None)
 
     @property
     def inner_inputs(self) -> list[Variable]:
@@ -67,9 +72,6 @@ class InnerGraphOp(Op):
     @property
     def inner_outputs(self) -> list[Variable]:
         return self.fgraph.outputs
-
-    def __str__(self) -> str:
-        return self.name or type(self).__name__
 
     def __hash__(self) -> int:
         # The signature can be large (a fused kernel, a scan body) and merge hashes ops
@@ -83,8 +85,39 @@ class InnerGraphOp(Op):
         return self is other or (type(self) is type(other) and hash(self) == hash(other)
                                  and super().__eq__(other))
 
+    def __getstate__(self) -> dict:
+        # the inner graph travels flat (see kiln.graph.flat): deep inner graphs would
+        # otherwise hit the recursion limit; the signature is rebuilt from it on arrival
+        d = super().__getstate__()
+        d.pop("_hash", None)  # str hashes differ between processes
+        d.pop("signature", None)
+        for attr in self._derived_attrs:
+            d[attr] = None
+        d["fgraph"] = freeze_graph(self.fgraph)
+        return d
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.fgraph = thaw_graph(state["fgraph"])
+        self.signature = graph_signature(self.fgraph.inputs, self.fgraph.outputs)
+
+
+class InnerGraphOp(InnerGraphMixin, Op):
+    """Base for ops defined by an inner graph; `perform` interprets the inner graph.
+
+    Subclasses may add parameters (list them in `__props__` after `signature`).
+    """
+
+    __props__ = ("signature",)
+    _derived_attrs = ("_runner",)
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None):
+        self._set_inner_graph(inputs, outputs, name)
+
+    def __str__(self) -> str:
+        return self.name or type(self).__name__
+
     def make_node(self, *inputs: Any) -> Apply:
-        from kiln.tensor.basic import as_tensor_variable
 
         if len(inputs) != len(self.inner_inputs):
             raise TypeError(f"{self}: expected {len(self.inner_inputs)} inputs, got {len(inputs)}")
@@ -116,10 +149,6 @@ class InnerGraphOp(Op):
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         from kiln.tensor.shape import infer_graph_shapes
 
-        return infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes)
-
-    def __getstate__(self) -> dict:
-        d = super().__getstate__()
-        d["_runner"] = None
-        d.pop("_hash", None)  # str hashes differ between processes
-        return d
+        # inner=True: an inner node without infer_shape raises NotImplementedError rather than
+        # leaking inner variables into the outer graph; the caller then uses the outer output
+        return infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes, inner=True)

@@ -154,7 +154,7 @@ def _fmt(v: Any) -> str:
         return "(" + ", ".join(_fmt(x) for x in v) + ("," if len(v) == 1 else "") + ")"
     if isinstance(v, Op):
         return str(v)
-    if hasattr(v, "name") and isinstance(getattr(v, "name"), str):
+    if hasattr(v, "name") and isinstance(v.name, str):
         return v.name
     return repr(v) if isinstance(v, str) else str(v)
 

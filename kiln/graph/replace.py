@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from kiln.graph.basic import Apply, Constant, Variable, copy_tag
+from kiln.graph.basic import Variable, copy_tag
 from kiln.graph.traversal import io_toposort, orphans
 
 __all__ = ["clone_get_equiv", "clone", "clone_replace", "graph_replace"]

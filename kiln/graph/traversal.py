@@ -98,16 +98,19 @@ def variables_between(inputs: Sequence[Variable], outputs: Sequence[Variable]) -
     """Variables on some path from inputs to outputs (inputs and outputs included)."""
     result: list[Variable] = []
     seen: set[int] = set()
-    for v in list(inputs):
+
+    def add(v: Variable) -> None:
         if id(v) not in seen:
-            seen.add(id(v)); result.append(v)
+            seen.add(id(v))
+            result.append(v)
+
+    for v in list(inputs):
+        add(v)
     for node in io_toposort(inputs, outputs):
         for v in node.inputs + node.outputs:
-            if id(v) not in seen:
-                seen.add(id(v)); result.append(v)
+            add(v)
     for v in outputs:
-        if id(v) not in seen:
-            seen.add(id(v)); result.append(v)
+        add(v)
     return result
 
 

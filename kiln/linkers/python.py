@@ -37,7 +37,8 @@ def describe_node(node: Apply, values: Sequence[Any] | None = None) -> str:
     """
     parts = []
     for i, v in enumerate(node.inputs):
-        desc = f"{v.name + ': ' if v.name else ''}{getattr(v.type, 'short_str', lambda: str(v.type))()}"
+        short_str = getattr(v.type, "short_str", None)
+        desc = f"{v.name + ': ' if v.name else ''}{short_str() if short_str is not None else v.type}"
         if values is not None and i < len(values) and hasattr(values[i], "shape"):
             desc += f" shape={tuple(values[i].shape)}"
         parts.append(desc)
@@ -189,7 +190,7 @@ def _loop_runner(sched: Schedule) -> Callable[[Sequence[Any]], list[Any]]:
         storage[:n_in] = values
         k, args = -1, None
         try:
-            for k, (node, perform, ins, outs, free, chk) in enumerate(steps):
+            for k, (node, perform, ins, outs, free, chk) in enumerate(steps):  # noqa: B007 (k names the failing step)
                 args = [storage[i] for i in ins]
                 cells = [[None] for _ in outs]
                 perform(node, args, cells)

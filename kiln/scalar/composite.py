@@ -12,15 +12,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kiln.graph.basic import Constant, Variable
-from kiln.graph.fg import FunctionGraph
-from kiln.graph.inner import graph_signature
+from kiln.graph.basic import Variable
+from kiln.graph.inner import InnerGraphMixin
 from kiln.scalar.basic import ScalarOp, ScalarType
 
 __all__ = ["Composite"]
 
 
-class Composite(ScalarOp):
+class Composite(InnerGraphMixin, ScalarOp):
     """A scalar op whose math is the scalar graph from `inputs` to `outputs`.
 
     >>> import numpy as np
@@ -33,25 +32,15 @@ class Composite(ScalarOp):
     """
 
     __props__ = ("signature",)
+    _derived_attrs = ("_program",)
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None):
         for v in inputs:
             if not isinstance(v.type, ScalarType):
                 raise TypeError(f"Composite: input {v} has type {v.type}, not a scalar type")
-        self.fgraph = FunctionGraph(inputs, outputs, clone=True)
-        self.signature = graph_signature(self.fgraph.inputs, self.fgraph.outputs)
+        self._set_inner_graph(inputs, outputs, name)
         self.nin = len(inputs)
         self.nout = len(outputs)
-        self.name = name
-        self._program = None
-
-    @property
-    def inner_inputs(self) -> list[Variable]:
-        return self.fgraph.inputs
-
-    @property
-    def inner_outputs(self) -> list[Variable]:
-        return self.fgraph.outputs
 
     def __str__(self) -> str:
         if self.name:
@@ -83,21 +72,3 @@ class Composite(ScalarOp):
                 values[o] = np.asarray(r, dtype=o.type.dtype)
         outs = tuple(values[o] if o in values else np.asarray(o.data) for o in self.inner_outputs)
         return outs if self.nout > 1 else outs[0]
-
-    def __hash__(self) -> int:
-        # the signature is a large nested tuple and Python does not cache tuple hashes; rule
-        # lookups and merge hash ops often
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = self._hash = hash((type(self), self.signature))
-        return h
-
-    def __eq__(self, other) -> bool:
-        return self is other or (type(other) is type(self) and hash(self) == hash(other)
-                                 and self.signature == other.signature)
-
-    def __getstate__(self) -> dict:
-        d = dict(self.__dict__)
-        d["_program"] = None
-        d.pop("_hash", None)  # str hashes differ between processes
-        return d

@@ -22,9 +22,9 @@ import scipy.special as sps
 
 from kiln.scalar.math import BinaryScalarOp, UnaryScalarOp
 
-__all__ = ["Log1mexp", "XLogY", "XLog1py", "BetaLn", "Beta", "GammaInc", "GammaIncC", "GammaIncDa", "Erfcx", "I0", "I1",
-           "Polygamma", "log1mexp", "xlogy", "xlog1py", "betaln", "beta", "gammainc", "gammaincc", "gammainc_da", "erfcx",
-           "i0", "i1", "polygamma"]
+__all__ = ["Log1mexp", "XLogY", "XLog1py", "BetaLn", "Beta", "GammaInc", "GammaIncC", "GammaIncDa", "Erfcx", "I0",
+           "I1", "Polygamma", "log1mexp", "xlogy", "xlog1py", "betaln", "beta", "gammainc", "gammaincc", "gammainc_da",
+           "erfcx", "i0", "i1", "polygamma"]
 
 
 class Log1mexp(UnaryScalarOp):

@@ -312,7 +312,9 @@ class AdvancedSubtensor(Op):
             k += _n_inputs(e)
             d += _n_axes(e)
         nd = max((len(s) for s in adv_shapes), default=0)
-        pad = lambda s, fill: (fill,) * (nd - len(s)) + tuple(s)
+        def pad(s, fill):
+            return (fill,) * (nd - len(s)) + tuple(s)
+
         block = broadcast_shape_symbolic([pad(s, 1) for s in adv_shapes], [pad(s, 1) for s in adv_static]) \
             if adv_shapes else ()
         if _adjacent(self.idx_list):
@@ -499,12 +501,9 @@ def advanced_subtensor(x: Any, items: Sequence[Any]):
 
 
 def _advanced_inc(x: Any, y: Any, set_instead_of_inc: bool):
-    who = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
-    x = as_tensor_variable(x)
-    if x.owner is None or not isinstance(x.owner.op, AdvancedSubtensor):
-        raise TypeError(f"{who}: the first argument must be an indexed tensor such as x[[0, 2]], got {x}")
-    base, *idx = x.owner.inputs
-    return AdvancedIncSubtensor(x.owner.op.idx_list, set_instead_of_inc)(base, y, *idx)
+    from kiln.tensor.inc_subtensor import indexed_update
+
+    return indexed_update(x, y, set_instead_of_inc, {AdvancedSubtensor: AdvancedIncSubtensor}, "x[[0, 2]]")
 
 
 def advanced_inc_subtensor(x: Any, y: Any):

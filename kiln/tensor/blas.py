@@ -5,7 +5,6 @@ hands to BLAS.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import numpy as np
 
@@ -77,15 +76,17 @@ class MatMul(Op):
         xs, ys = list(input_shapes[0]), list(input_shapes[1])
         x, y = node.inputs
         xt, yt = list(x.type.shape), list(y.type.shape)
-        if x.ndim == 1:
+        if x.type.ndim == 1:
             xs, xt = [1] + xs, [1] + xt
-        if y.ndim == 1:
+        if y.type.ndim == 1:
             ys, yt = ys + [1], yt + [1]
         nb = max(len(xs), len(ys)) - 2
-        pad = lambda s, n: [1] * (n - len(s) + 2) + s[:-2]
+        def pad(s, n):  # the batch axes of s, left-padded with 1s to n axes
+            return [1] * (n - len(s) + 2) + s[:-2]
+
         batch = broadcast_shape_symbolic([tuple(pad(xs, nb)), tuple(pad(ys, nb))],
                                          [tuple(pad(xt, nb)), tuple(pad(yt, nb))]) if nb else ()
-        return [tuple(batch) + ((xs[-2],) if x.ndim > 1 else ()) + ((ys[-1],) if y.ndim > 1 else ())]
+        return [tuple(batch) + ((xs[-2],) if x.type.ndim > 1 else ()) + ((ys[-1],) if y.type.ndim > 1 else ())]
 
 
 _dot = Dot()

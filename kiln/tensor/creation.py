@@ -31,7 +31,7 @@ class Alloc(Op):
         if v.ndim > self.ndim:
             raise ValueError(f"alloc: value has {v.ndim} dimensions, more than the {self.ndim} of the shape")
         static = _static_entries(shp)
-        for i, n in enumerate(static):
+        for n in static:
             if n is not None and n < 0:
                 raise ValueError(f"alloc: negative dimension {n} in shape")
         vs = (1,) * (self.ndim - v.ndim) + v.type.shape

@@ -94,8 +94,8 @@ class DiagonalEmbed(Op):
         moved = np.moveaxis(out, (self.axis1, self.axis2), (-2, -1))
         i, j = _diag_index(moved.shape[-2:], self.offset)
         if d.shape != moved.shape[:-2] + (len(i),):
-            raise ValueError(f"{self}: diagonal values of shape {d.shape} do not fit the diagonal (offset {self.offset}) "
-                             f"of shape {moved.shape[:-2] + (len(i),)}")
+            raise ValueError(f"{self}: diagonal values of shape {d.shape} do not fit the diagonal "
+                             f"(offset {self.offset}) of shape {moved.shape[:-2] + (len(i),)}")
         moved[..., i, j] = d
         output_storage[0][0] = out
 
@@ -116,7 +116,8 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1):
     x = as_tensor_variable(x)
     if x.ndim < 2:
         raise ValueError(f"diagonal: needs at least 2 axes, got {describe(x)}")
-    a1, a2 = normalize_one_axis(axis1, max(x.ndim, 1), "diagonal"), normalize_one_axis(axis2, max(x.ndim, 1), "diagonal")
+    a1 = normalize_one_axis(axis1, max(x.ndim, 1), "diagonal")
+    a2 = normalize_one_axis(axis2, max(x.ndim, 1), "diagonal")
     return Diagonal(offset, a1, a2)(x)
 
 

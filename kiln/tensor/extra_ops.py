@@ -252,8 +252,9 @@ def argsort(x: Any, axis: int | None = -1, kind: str | None = None, order: Any =
 
 class PermuteAlongAxis(Op):
     """np.take_along_axis(x, idx, axis) for an index array of x's shape that is a permutation
-    along `axis` (what argsort returns; kt.take_along_axis is the general gather).  Linear in x; its transpose is PermuteAlongAxis with the
-    inverse permutation, argsort(idx).  Indices are checked at run time.  C: not yet (perform)."""
+    along `axis` (what argsort returns; kt.take_along_axis is the general gather).  Linear in x;
+    its transpose is PermuteAlongAxis with the inverse permutation, argsort(idx).  Indices are
+    checked at run time.  C: not yet (perform)."""
 
     __props__ = ("axis",)
 

@@ -13,7 +13,7 @@ import numpy as np
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
 from kiln.tensor.basic import as_tensor_variable
-from kiln.tensor.subtensor import INT, Subtensor, _as_index
+from kiln.tensor.subtensor import Subtensor
 from kiln.tensor.type import TensorType
 
 __all__ = ["IncSubtensor", "inc_subtensor", "set_subtensor"]
@@ -45,7 +45,7 @@ class IncSubtensor(Op):
             raise ValueError(f"{self}: y has {y.ndim} dimensions, more than x{list(self.idx_list)} "
                              f"({target.ndim})")
         ys = (1,) * (target.ndim - y.ndim) + y.type.shape
-        for d, (a, b) in enumerate(zip(ys, target.type.shape)):
+        for a, b in zip(ys, target.type.shape):
             if a is not None and b is not None and a not in (1, b):
                 raise ValueError(f"{self}: y of shape {y.type.shape} cannot be broadcast to the "
                                  f"indexed region of shape {target.type.shape}")
@@ -80,18 +80,32 @@ def _split_index(x, idx):
     return node.op.idx_list, node.inputs[1:]
 
 
-def _incsub(x, y, set_instead_of_inc):
-    """Common body: `x` must be a Subtensor output (x_base[idx])."""
-    x = as_tensor_variable(x)
-    who = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
-    from kiln.tensor.advanced import AdvancedSubtensor, _advanced_inc  # advanced indices: their own op
+def indexed_update(x: Any, y: Any, set_instead_of_inc: bool, update_ops: dict[type, type], example: str):
+    """The update of the base of the indexing result `x` at its index: x = base[idx] must be
+    the output of one of the indexing ops in `update_ops` (indexing op class -> update op
+    class, built as UpdateOp(idx_list, set_instead_of_inc)(base, y, *index inputs)).
 
-    if x.owner is not None and isinstance(x.owner.op, AdvancedSubtensor):
-        return _advanced_inc(x, y, set_instead_of_inc)
-    if x.owner is None or not isinstance(x.owner.op, Subtensor):
-        raise TypeError(f"{who}: the first argument must be an indexed tensor such as x[1:3], got {x}")
+    >>> import numpy as np, kiln.tensor as kt
+    >>> v = kt.vector("v")
+    >>> indexed_update(v[1:], 5.0, True, {Subtensor: IncSubtensor}, "v[1:]").eval({v: np.zeros(3)})
+    array([0., 5., 5.])
+    """
+    x = as_tensor_variable(x)
+    op = x.owner.op if x.owner is not None else None
+    update_op = next((u for indexing, u in update_ops.items() if isinstance(op, indexing)), None)
+    if update_op is None:
+        who = "set_subtensor" if set_instead_of_inc else "inc_subtensor"
+        raise TypeError(f"{who}: the first argument must be an indexed tensor such as {example}, got {x}")
     base, *idx = x.owner.inputs
-    return IncSubtensor(x.owner.op.idx_list, set_instead_of_inc)(base, y, *idx)
+    return update_op(op.idx_list, set_instead_of_inc)(base, y, *idx)
+
+
+def _incsub(x, y, set_instead_of_inc):
+    """Common body: `x` must be a Subtensor or AdvancedSubtensor output (x_base[idx])."""
+    from kiln.tensor.advanced import AdvancedIncSubtensor, AdvancedSubtensor  # advanced indices: their own op
+
+    return indexed_update(x, y, set_instead_of_inc,
+                          {AdvancedSubtensor: AdvancedIncSubtensor, Subtensor: IncSubtensor}, "x[1:3]")
 
 
 def inc_subtensor(x: Any, y: Any):

@@ -277,7 +277,7 @@ class Repeat(Op):
         shp = list(input_shapes[0])
         if node.outputs[0].type.shape[self.axis] is not None:
             shp[self.axis] = node.outputs[0].type.shape[self.axis]
-        elif r.ndim == 0 or r.type.shape[0] == 1:
+        elif r.type.ndim == 0 or r.type.shape[0] == 1:
             shp[self.axis] = km.mul(shp[self.axis], km.sum(r))
         else:
             shp[self.axis] = km.sum(r)
@@ -419,7 +419,8 @@ def _pad_widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
 def pad(x: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0):
     """NumPy's pad for modes "constant", "edge", "reflect", "symmetric" and "wrap" (pad widths
     are Python ints; "reflect"/"symmetric"/"wrap" need widths that fit in the axis, without NumPy's
-    repeated reflection: checked statically when the length is known, else at run time).  A graph of joins of slices/fills, so it is linear in x.
+    repeated reflection: checked statically when the length is known, else at run time).  A graph
+    of joins of slices/fills, so it is linear in x.
 
     >>> import numpy as np, kiln.tensor as kt
     >>> kt.pad(kt.constant(np.array([1, 2])), (1, 2)).eval()

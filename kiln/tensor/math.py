@@ -5,14 +5,13 @@ callable and a value that rewrite patterns can name: ``(kt.log, (kt.exp, "x"))``
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 
 import kiln.scalar.math as ps
 from kiln.scalar import dtypes
 from kiln.tensor.basic import as_tensor_variable, constant
-from kiln.tensor.elemwise import DimShuffle, Elemwise
+from kiln.tensor.elemwise import DimShuffle, Elemwise  # noqa: F401  (DimShuffle is re-exported)
 from kiln.tensor.reduction import (All, Any as AnyOp, Argmax, Argmin, Max, Min, Prod, Sum,
                                    normalize_axis, _keep)
 
@@ -107,8 +106,21 @@ def round(x: Any, mode: str = "half_to_even"):
     raise ValueError(f"round: unknown mode {mode!r}")
 
 
-def clip(x: Any, a_min: Any, a_max: Any):
-    """Limit values to [a_min, a_max] (NumPy's clip; NaN propagates)."""
+def clip(x: Any, a_min: Any = None, a_max: Any = None):
+    """Limit values to [a_min, a_max] (NumPy's clip; NaN propagates).  Either bound may be
+    None (no limit on that side), as in NumPy; with both None the result is a copy of x.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> x = kt.vector("x")
+    >>> clip(x, None, 1.5).eval({x: np.array([-1.0, 2.0])})
+    array([-1. ,  1.5])
+    """
+    if a_min is None and a_max is None:
+        return tensor_copy(x)
+    if a_min is None:
+        return minimum(x, a_max)
+    if a_max is None:
+        return maximum(x, a_min)
     return clip_op(x, a_min, a_max)
 
 
@@ -293,7 +305,7 @@ floor_div = int_div
 
 
 # -- products ---------------------------------------------------------------------------
-from kiln.tensor.blas import Dot, MatMul, dot, matmul, outer, tensordot  # noqa: E402
+from kiln.tensor.blas import Dot, MatMul, dot, matmul, outer, tensordot  # noqa: E402, F401  (re-exported)
 
 # the public names (`from kiln.tensor.math import *` must not export np, typing.Any, ...)
 __all__ = [_n for _n, _v in list(globals().items())

@@ -21,9 +21,8 @@ from kiln.tensor import math as km
 from kiln.tensor.basic import as_tensor_variable
 from kiln.tensor.elemwise import Elemwise
 
-__all__ = ["log1mexp", "xlogy", "xlog1py", "betaln", "beta", "gammainc", "gammaincc", "gammainc_da", "erfcx", "i0", "i1",
-           "polygamma", "gelu", "elu", "selu", "softsign", "binary_crossentropy",
-           "categorical_crossentropy"]
+__all__ = ["log1mexp", "xlogy", "xlog1py", "betaln", "beta", "gammainc", "gammaincc", "gammainc_da", "erfcx", "i0",
+           "i1", "polygamma", "gelu", "elu", "selu", "softsign", "binary_crossentropy", "categorical_crossentropy"]
 
 log1mexp = Elemwise(pss.log1mexp, name="log1mexp")
 xlogy = Elemwise(pss.xlogy, name="xlogy")

@@ -246,7 +246,8 @@ class SpecifyShape(Op):
     def make_node(self, x: Any) -> Apply:
         x = as_tensor_variable(x)
         if x.ndim != len(self.shape):
-            raise ValueError(f"specify_shape: {x} has {x.ndim} dimensions, the shape {self.shape} has {len(self.shape)}")
+            raise ValueError(f"specify_shape: {x} has {x.ndim} dimensions, "
+                             f"the shape {self.shape} has {len(self.shape)}")
         out = []
         for i, (a, b) in enumerate(zip(x.type.shape, self.shape)):
             if a is not None and b is not None and a != b:
@@ -453,25 +454,47 @@ def broadcast_shape_symbolic(shapes: Sequence[tuple], static: Sequence[tuple]) -
 
 
 def infer_graph_shapes(inputs: Sequence[Variable], outputs: Sequence[Variable],
-                       input_shapes: Sequence[tuple]) -> list[tuple]:
-    """Symbolic output shapes of a graph, from symbolic input shapes, via each op's infer_shape."""
+                       input_shapes: Sequence[tuple], inner: bool = False) -> list[tuple]:
+    """Symbolic output shapes of a graph, from symbolic input shapes, via each op's infer_shape.
+
+    A node whose op has no `infer_shape` gets `shape_i` of its own outputs, which is right
+    for an outer graph.  With `inner=True` (an inner-graph op asking about its inner graph)
+    that would leak inner variables into the outer graph, so such a node's outputs use
+    their static shape when fully known and otherwise NotImplementedError is raised: the
+    caller then falls back to the shape of the op's outer output.
+
+    >>> import kiln.tensor as kt
+    >>> x = kt.matrix("x")
+    >>> (shp,) = infer_graph_shapes([x], [x.T], [(2, 3)])
+    >>> tuple(int(d) for d in shp)
+    (3, 2)
+    """
     from kiln.graph.traversal import io_toposort
 
     shapes: dict[Variable, tuple] = dict(zip(inputs, input_shapes))
+
+    def own_shape(v: Variable, why: str) -> tuple:
+        if not inner:
+            return tuple(shape_i(v, d) for d in range(v.type.ndim))
+        static = tuple(v.type.shape)
+        if all(d is not None for d in static):
+            return static
+        raise NotImplementedError(f"infer_graph_shapes: the shape of inner variable {v} ({why}) cannot be "
+                                  f"expressed in terms of the outer inputs")
 
     def shape_of(v: Variable) -> tuple:
         if v in shapes:
             return shapes[v]
         if isinstance(v, Constant):
             return tuple(np.shape(v.data))
-        return tuple(shape_i(v, d) for d in range(v.type.ndim))
+        return own_shape(v, "a root that is not an input")
 
     for node in io_toposort(inputs, outputs):
         in_shapes = [shape_of(i) for i in node.inputs]
         try:
             outs = node.op.infer_shape(None, node, in_shapes)
         except NotImplementedError:
-            outs = [tuple(shape_i(o, d) for d in range(o.type.ndim)) for o in node.outputs]
+            outs = [own_shape(o, f"{node.op} has no infer_shape") for o in node.outputs]
         for o, s in zip(node.outputs, outs):
             shapes[o] = tuple(s)
     return [shape_of(o) for o in outputs]

@@ -111,8 +111,8 @@ class TensorType(Type):
         if isinstance(value, np.ndarray) and value.dtype == self.dtype:
             arr = value
         elif strict:
-            raise TypeError(f"expected an ndarray of dtype {self.dtype}, got "
-                            f"{type(value).__name__}{' of dtype ' + str(value.dtype) if hasattr(value, 'dtype') else ''}")
+            of_dtype = f" of dtype {value.dtype}" if hasattr(value, "dtype") else ""
+            raise TypeError(f"expected an ndarray of dtype {self.dtype}, got {type(value).__name__}{of_dtype}")
         else:
             arr = self._convert(value, allow_downcast)
         if arr.ndim != self.ndim:

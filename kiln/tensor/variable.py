@@ -25,6 +25,18 @@ def _shape():
     return importlib.import_module("kiln.tensor.shape")
 
 
+def _kt():
+    # the public namespace: the catalog functions (nonzero, sort, repeat, ...) live in
+    # several modules and are all re-exported there
+    return importlib.import_module("kiln.tensor")
+
+
+#: unary elementwise methods (PyTensor's `x.exp()` spellings): method name -> kiln.tensor function
+_UNARY_METHODS = ("arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctanh", "ceil", "cos", "cosh",
+                  "exp", "exp2", "expm1", "floor", "log", "log10", "log1p", "log2", "sin", "sinh", "sqrt",
+                  "tan", "tanh", "trunc")
+
+
 class _TensorOps:
     """Operators and methods shared by tensor variables, constants and shared variables."""
 
@@ -100,10 +112,65 @@ class _TensorOps:
     def T(self):
         return _shape().transpose(self)
 
+    @property
+    def mT(self):
+        """The transpose of the last two axes (NumPy's `ndarray.mT`); needs ndim >= 2."""
+        if self.type.ndim < 2:
+            raise ValueError(f"mT: needs a tensor with at least 2 dimensions, got {self.type}")
+        return _shape().swapaxes(self, -1, -2)
+
+    @property
+    def real(self):
+        """The real part (NumPy's `.real`); x itself for a real (non-complex) tensor."""
+        self._refuse_complex("real")
+        return self
+
+    @property
+    def imag(self):
+        """The imaginary part (NumPy's `.imag`): zeros of x's shape and dtype for a real tensor."""
+        self._refuse_complex("imag")
+        return _kt().zeros_like(self)
+
+    def conj(self):
+        """The complex conjugate (NumPy's `.conj()`); a copy of x for a real tensor."""
+        self._refuse_complex("conj")
+        return _m().tensor_copy(self)
+
+    conjugate = conj
+
+    def _refuse_complex(self, what: str) -> None:
+        # no complex-aware elementwise op exists yet; refuse rather than return a wrong value
+        if self.type.dtype.startswith("complex"):
+            raise NotImplementedError(f"{what}: complex tensors are not supported yet (got {self.type})")
+
     def __getitem__(self, idx):
         from kiln.tensor.subtensor import subtensor
 
         return subtensor(self, idx)
+
+    def __setitem__(self, idx, value):
+        raise TypeError("a symbolic tensor does not support item assignment; use kt.set_subtensor(x[idx], value) "
+                        "(or x[idx].set(value)) and kt.inc_subtensor (x[idx].inc(value)), which return new tensors")
+
+    def set(self, y):
+        """`kt.set_subtensor(self, y)`: self must be an indexing result, e.g. `x[1:].set(0)`."""
+        return _kt().set_subtensor(self, y)
+
+    def inc(self, y):
+        """`kt.inc_subtensor(self, y)`: self must be an indexing result, e.g. `x[idx].inc(1)`."""
+        return _kt().inc_subtensor(self, y)
+
+    def take(self, indices, axis=None, mode="raise"):
+        """`kt.take(self, indices, axis)`; only NumPy's default mode "raise" is supported."""
+        if mode != "raise":
+            raise NotImplementedError(f"take: mode={mode!r} is not supported (only 'raise')")
+        return _kt().take(self, indices, axis=axis)
+
+    def __ceil__(self): return _m().ceil(self)
+    def __floor__(self): return _m().floor(self)
+    def __trunc__(self): return _m().trunc(self)
+    def __divmod__(self, o): return _m().int_div(self, o), _m().mod(self, o)
+    def __rdivmod__(self, o): return _m().int_div(o, self), _m().mod(o, self)
 
     # -- methods --------------------------------------------------------------------
     def sum(self, axis=None, dtype=None, keepdims=False, acc_dtype=None):
@@ -128,10 +195,17 @@ class _TensorOps:
     def std(self, axis=None, ddof=0, keepdims=False, corrected=False):
         return _m().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
 
-    def reshape(self, *shape, ndim=None):
-        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
-            shape = shape[0]
-        return _shape().reshape(self, shape, ndim=ndim)
+    def reshape(self, *args, shape=None, ndim=None):
+        """`x.reshape(2, 3)`, `x.reshape((2, 3))` or `x.reshape(shape=(2, 3))` (NumPy's spellings)."""
+        if shape is not None:
+            if args:
+                raise TypeError("reshape: give the shape either positionally or as shape=, not both")
+            return _shape().reshape(self, shape, ndim=ndim)
+        if not args:
+            raise TypeError("reshape: missing the new shape")
+        if len(args) == 1 and not isinstance(args[0], (int, np.integer)):
+            args = args[0]
+        return _shape().reshape(self, args, ndim=ndim)
 
     def flatten(self, ndim=1): return _shape().flatten(self, ndim)
     def ravel(self): return _shape().flatten(self, 1)
@@ -149,12 +223,83 @@ class _TensorOps:
     def squeeze(self, axis=None): return _shape().squeeze(self, axis)
     def swapaxes(self, a, b): return _shape().swapaxes(self, a, b)
     def astype(self, dtype): return _m().cast(self, dtype)
-    def clip(self, a_min, a_max): return _m().clip(self, a_min, a_max)
+    def clip(self, a_min=None, a_max=None, *, min=None, max=None):
+        """`kt.clip`; NumPy's `min=`/`max=` keywords are accepted too (either bound may be None)."""
+        if min is not None or max is not None:
+            if a_min is not None or a_max is not None:
+                raise TypeError("clip: give the bounds either positionally (a_min, a_max) or as min=/max=, not both")
+            a_min, a_max = min, max
+        return _m().clip(self, a_min, a_max)
+
     def dot(self, other): return _m().dot(self, other)
+    def round(self, mode=None): return _m().round(self, "half_to_even" if mode is None else mode)
+    def repeat(self, repeats, axis=None): return _kt().repeat(self, repeats, axis=axis)
+    def cumsum(self, axis=None): return _kt().cumsum(self, axis=axis)
+    def cumprod(self, axis=None): return _kt().cumprod(self, axis=axis)
+    def sort(self, axis=-1, kind=None, order=None): return _kt().sort(self, axis=axis, kind=kind, order=order)
+
+    def argsort(self, axis=-1, kind=None, order=None):
+        return _kt().argsort(self, axis=axis, kind=kind, order=order)
+
+    def searchsorted(self, v, side="left", sorter=None):
+        return _kt().searchsorted(self, v, side=side, sorter=sorter)
+
+    def nonzero(self, return_matrix=False): return _kt().nonzero(self, return_matrix=return_matrix)
+    def nonzero_values(self): return _kt().nonzero_values(self)
+    def diagonal(self, offset=0, axis1=0, axis2=1): return _kt().diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1): return _kt().trace(self, offset, axis1, axis2)
+    def zeros_like(self, dtype=None): return _kt().zeros_like(self, dtype=dtype)
+    def ones_like(self, dtype=None): return _kt().ones_like(self, dtype=dtype)
+
+    def fill(self, value):
+        """A tensor of self's shape filled with `value` (PyTensor's `fill`; NumPy's in-place
+        `ndarray.fill` has no symbolic meaning)."""
+        return _m().fill(self, value)
+
+    def ptp(self, axis=None, keepdims=False):
+        """Peak to peak, max - min along `axis` (np.ptp)."""
+        return _m().sub(self.max(axis=axis, keepdims=keepdims), self.min(axis=axis, keepdims=keepdims))
+
+    def compress(self, condition, axis=None):
+        """np.compress: the slices along `axis` (of the flattened tensor when None) where the
+        1-d `condition` is true; a condition shorter than the axis leaves out the rest."""
+        kt = _kt()
+        cond = kt.as_tensor_variable(condition)
+        if cond.type.ndim != 1:
+            raise ValueError(f"compress: condition must be 1-d, got {cond.type}")
+        (idx,) = kt.nonzero(cond)
+        return kt.take(self, idx, axis=axis)
+
+    def norm(self, L, axis=None, keepdims=False):
+        """The vector L-norm over `axis` (all elements when None), as np.linalg.vector_norm:
+        (sum |x|^L)^(1/L); L=inf gives max |x|, -inf min |x|, 0 the count of non-zeros.
+        Integer and boolean tensors are converted to float64 first, as NumPy does."""
+        m = _m()
+        x = self if self.type.dtype.startswith("float") else m.cast(self, "float64")
+        if L == 0:
+            return m.neq(x, 0).sum(axis=axis, keepdims=keepdims, dtype=x.type.dtype)
+        a = m.abs(x)
+        if np.isinf(L):
+            return (a.max if L > 0 else a.min)(axis=axis, keepdims=keepdims)
+        return m.pow(m.pow(a, L).sum(axis=axis, keepdims=keepdims), 1.0 / L)
     def copy(self, name=None):
         out = _m().tensor_copy(self)
         out.name = name
         return out
+
+
+def _unary_method(name: str):
+    def method(self):
+        return getattr(_m(), name)(self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"kt.{name}(self), elementwise."
+    return method
+
+
+for _name in _UNARY_METHODS:
+    setattr(_TensorOps, _name, _unary_method(_name))
+del _name
 
 
 class TensorVariable(_TensorOps, Variable):

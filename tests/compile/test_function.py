@@ -1,7 +1,6 @@
 """function(): calling conventions, In/Out, argument validation and its error messages."""
 from __future__ import annotations
 
-import threading
 import warnings
 
 import numpy as np
@@ -11,6 +10,7 @@ import kiln
 import kiln.tensor as kt
 from kiln import In, Out
 from kiln.compile.function import UnusedInputError
+from tests.helpers import run_in_threads
 
 
 # -- outputs: one, several, none ---------------------------------------------------------------
@@ -335,24 +335,15 @@ def test_concurrent_calls_from_several_threads(rng):
     f = kiln.function([x], [y, x.max()])
     data = [rng.normal(size=(6, 5)) for _ in range(8)]
     expected = [((np.tanh(a @ a.T) + 1).sum(axis=0) / 6, a.max()) for a in data]
-    errors: list[BaseException] = []
 
     def work(k: int) -> None:
-        try:
-            for rep in range(60):
-                j = (k + rep) % len(data)
-                got = f(data[j])
-                np.testing.assert_allclose(got[0], expected[j][0], rtol=1e-12)
-                assert got[1] == expected[j][1]
-        except BaseException as e:  # reported by the main thread
-            errors.append(e)
+        for rep in range(60):
+            j = (k + rep) % len(data)
+            got = f(data[j])
+            np.testing.assert_allclose(got[0], expected[j][0], rtol=1e-12)
+            assert got[1] == expected[j][1]
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    run_in_threads(work, 4)
 
 
 def test_an_intermediate_variable_as_input_cuts_the_graph():

@@ -119,3 +119,49 @@ def test_two_functions_see_the_same_shared_value():
     for k in range(3):
         inc()
         assert read() == k + 1
+
+
+class _ObjectType(kiln.graph.Type):
+    """A type whose values are arbitrary Python objects (here: nested lists)."""
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        if not isinstance(value, list):
+            raise TypeError(f"_ObjectType: expected a list, got {type(value).__name__}")
+        return value
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+def test_get_value_copies_non_array_values_as_themselves():
+    from kiln.compile.sharedvalue import SharedVariable
+
+    value = [1, [2, 3]]
+    s = SharedVariable(_ObjectType(), value, name="s")
+    got = s.get_value()
+    # a copy of the same kind (a list, not a NumPy object array), deep enough to be independent
+    assert type(got) is list and got == value and got is not value
+    got[1].append(4)
+    assert s.get_value() == [1, [2, 3]]
+    assert s.get_value(borrow=True) is value
+    s.set_value(value)
+    assert s.get_value(borrow=True) is not value and s.get_value(borrow=True) == value
+
+
+def test_function_output_copy_keeps_non_array_values_as_themselves():
+    x = _ObjectType()("x")
+    f = kiln.function([x], x, mode=kiln.Mode(linker="py"))
+    value = [1, [2, 3]]
+    out = f(value)
+    # the output aliases the input, so it is copied, by kind
+    assert type(out) is list and out == value and out is not value and out[1] is not value[1]
+
+
+def test_function_repr_has_no_double_space():
+    v = kt.vector("v")
+    py = kiln.Mode(linker="py")
+    assert repr(kiln.function([v], v.sum(), mode=py)) == "<kiln.Function 1 inputs -> 1 outputs>"
+    assert repr(kiln.function([v], v.sum(), mode=py, name="f")) == "<kiln.Function f 1 inputs -> 1 outputs>"

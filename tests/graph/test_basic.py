@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kiln.tensor as kt
-from kiln.graph import Apply, Constant, Op, Variable
+from kiln.graph import Apply, Constant, Op, Type, Variable
 from kiln.graph.basic import copy_tag
 from kiln.tensor.type import TensorType
 
@@ -137,6 +137,41 @@ def test_constant_signature_survives_pickling():
     c = kt.constant(np.array([np.nan, -0.0, 1.5]))
     c2 = pickle.loads(pickle.dumps(c))
     assert c2.signature() == c.signature()
+
+
+class _AnyType(Type):
+    """Accepts any Python object (here: unhashable lists) as a value."""
+
+    def filter(self, value, strict=False, allow_downcast=None):
+        return value
+
+    def __eq__(self, other):
+        return type(other) is type(self)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+class _ListType(_AnyType):
+    """Like _AnyType, but declares that lists are equal by content."""
+
+    def value_signature(self, data):
+        return ("list", tuple(data))
+
+
+def test_constant_signature_of_unhashable_value_is_identity_not_repr():
+    a, b = [1, 2], [1, 2]
+    assert repr(a) == repr(b)
+    ca, cb = Constant(_AnyType(), a), Constant(_AnyType(), b)
+    # equal reprs must not make two different objects one constant (mutating one would change both)
+    assert not ca.equals(cb) and ca.signature() != cb.signature()
+    assert ca.equals(Constant(_AnyType(), a))
+    assert hash(ca.signature()) == hash(Constant(_AnyType(), a).signature())
+
+
+def test_constant_signature_uses_the_types_value_signature():
+    assert Constant(_ListType(), [1, 2]).equals(Constant(_ListType(), [1, 2]))
+    assert not Constant(_ListType(), [1, 2]).equals(Constant(_ListType(), [1, 3]))
 
 
 def test_constant_clone_keeps_value():

@@ -127,3 +127,70 @@ def test_inner_graph_op_pickles():
     a, b = kt.vector("a"), kt.vector("b")
     av, bv = np.array([0.5]), np.array([1.0])
     np.testing.assert_allclose(op2(a, b).eval({a: av, b: bv}), np.exp(av) * 2 + bv)
+
+
+def test_deep_inner_graph_pickles_without_recursion():
+    # the inner graph travels flat: a chain far deeper than the recursion limit still pickles
+    import sys
+
+    x = kt.vector("x")
+    y = x
+    for _ in range(sys.getrecursionlimit()):
+        y = kt.exp(y) * 0.5
+    op = InnerGraphOp([x], [y])
+    op2 = pickle.loads(pickle.dumps(op))
+    assert op2 == op and hash(op2) == hash(op)
+    a = kt.vector("a")
+    av = np.array([0.1, -0.3])
+    mode = kiln.Mode(linker="py", rewrites=None)
+    np.testing.assert_allclose(kiln.function([a], op2(a), mode=mode)(av), kiln.function([a], op(a), mode=mode)(av))
+
+
+def test_composite_pickles_flat_and_keeps_identity():
+    from kiln.scalar import math as ps
+    from kiln.scalar.basic import scalar_type
+    from kiln.scalar.composite import Composite
+
+    a = scalar_type("float64")()
+    out = a
+    for _ in range(2000):
+        out = ps.mul(ps.sin(out), ps.add(out, 1.0))
+    c = Composite([a], [out])
+    c2 = pickle.loads(pickle.dumps(c))
+    assert c2 == c and hash(c2) == hash(c)
+    xs = np.linspace(-1, 1, 5)
+    np.testing.assert_array_equal(c2.impl(xs), c.impl(xs))
+
+
+class _NoShapeOp(kiln.graph.Op):
+    """Doubles its input; declares no infer_shape (Op's default raises NotImplementedError)."""
+
+    def make_node(self, x):
+        x = kt.as_tensor_variable(x)
+        return kiln.graph.Apply(self, [x], [x.type()])
+
+    def perform(self, node, inputs, output_storage):
+        output_storage[0][0] = inputs[0] * 2
+
+
+def test_infer_shape_does_not_leak_inner_variables():
+    from kiln.graph.traversal import ancestors
+
+    x = kt.matrix("x")
+    op = InnerGraphOp([x], [_NoShapeOp()(x).sum(axis=0)])
+    with pytest.raises(NotImplementedError, match="no infer_shape"):
+        op.infer_shape(None, op(kt.matrix("m")).owner, [(2, 3)])
+    m = kt.matrix("m")
+    out = op(m)
+    (shp,) = infer_graph_shapes([m], [out], [(m.shape[0], m.shape[1])])
+    leaked = set(op.fgraph.variables) & set(ancestors(list(shp)))
+    assert not leaked
+    mv = np.ones((4, 3))
+    assert int(kt.as_tensor_variable(shp[0]).eval({m: mv})) == (mv * 2).sum(axis=0).shape[0]
+
+
+def test_infer_shape_of_inner_graph_uses_fully_static_shapes():
+    x = kt.TensorType("float64", (2, 3))("x")
+    op = InnerGraphOp([x], [_NoShapeOp()(x)])
+    node = op(kt.TensorType("float64", (2, 3))("m")).owner
+    assert [tuple(s) for s in op.infer_shape(None, node, [(2, 3)])] == [(2, 3)]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gc
-import threading
 import weakref
 
 import numpy as np
@@ -15,6 +14,7 @@ from kiln.graph.fg import FunctionGraph
 from kiln.graph.op import Op
 from kiln.linkers.python import OpOutputError, PythonLinker
 from kiln.tensor.type import TensorType
+from tests.helpers import run_in_threads
 
 
 class Probe(Op):
@@ -228,22 +228,13 @@ def test_runner_is_thread_safe(rng, hot):
     run = _runner([y], [x], hot)
     data = [rng.normal(size=(4, 5)) for _ in range(6)]
     want = [np.exp(a).sum(axis=1) * a.max() for a in data]
-    errors: list[BaseException] = []
 
     def work(k: int) -> None:
-        try:
-            for rep in range(100):
-                j = (k * 7 + rep) % len(data)
-                np.testing.assert_allclose(run([data[j]])[0], want[j], rtol=1e-12)
-        except BaseException as e:
-            errors.append(e)
+        for rep in range(100):
+            j = (k * 7 + rep) % len(data)
+            np.testing.assert_allclose(run([data[j]])[0], want[j], rtol=1e-12)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[0]
+    run_in_threads(work, 4)
 
 
 def test_runner_becomes_generated_code_when_hot():

@@ -12,7 +12,10 @@ from kiln.tensor.shape import infer_graph_shapes
 
 PY = kiln.Mode(linker="py")
 RNG = np.random.default_rng(5)
-B = lambda *a: np.array(a, dtype=bool)
+def B(*a):
+    """A boolean mask from Python truth values."""
+    return np.array(a, dtype=bool)
+
 
 M2 = RNG.random((4, 5)) > 0.5
 M3 = RNG.random((4, 5, 6)) > 0.6
@@ -34,7 +37,8 @@ CASES = [
     ("step_slice", (4, 5, 6), (slice(1, None, 2), np.array([0, 2]))),
     ("negative_step", (4, 5, 6), (slice(None, None, -1), np.array([1]), slice(4, 0, -2))),
     ("uint8_index", (4, 5, 6), (np.array([3, 0], dtype=np.uint8),)),
-    ("int32_index_2", (4, 5, 6), (np.array([[1, -1]], dtype=np.int32), slice(None), np.array([[0], [5]], dtype=np.int32))),
+    ("int32_index_2", (4, 5, 6),
+     (np.array([[1, -1]], dtype=np.int32), slice(None), np.array([[0], [5]], dtype=np.int32))),
     ("empty_index", (4, 5, 6), (np.array([], dtype=np.int64),)),
     ("empty_axis", (0, 3), (slice(None), np.array([0, 2]))),
     ("mask1d", (4, 5, 6), (B(True, False, True, True),)),
@@ -115,9 +119,9 @@ def test_static_shapes_with_static_input(case):
     assert out.type.shape == expected.shape
 
 
-@pytest.mark.parametrize("how", ["const", "var"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_inc_subtensor_accumulates_like_add_at(case, how):
+def _update_setup(case, how):
+    """Values and symbols for an indexed update: x's value, the index, the region's shape, a
+    y value of that shape, symbolic x and y, and the (possibly symbolic) index."""
     _, shape, idx = case
     xv = _x(shape)
     region = xv[idx].shape
@@ -125,6 +129,13 @@ def test_inc_subtensor_accumulates_like_add_at(case, how):
     x = kt.tensor("x", shape=(None,) * len(shape))
     y = kt.tensor("y", shape=(None,) * len(region))
     sidx, ins, vals = _symbolic(idx, how)
+    return xv, idx, region, yv, x, y, sidx, ins, vals
+
+
+@pytest.mark.parametrize("how", ["const", "var"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_inc_subtensor_accumulates_like_add_at(case, how):
+    xv, idx, region, yv, x, y, sidx, ins, vals = _update_setup(case, how)
     got = kiln.function([x, y, *ins], kt.inc_subtensor(x[sidx], y), mode=PY)(xv, yv, *vals)
     expected = xv.copy()
     np.add.at(expected, idx, yv)
@@ -142,13 +153,7 @@ def test_inc_subtensor_accumulates_like_add_at(case, how):
 @pytest.mark.parametrize("how", ["const", "var"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_set_subtensor_matches_numpy(case, how):
-    _, shape, idx = case
-    xv = _x(shape)
-    region = xv[idx].shape
-    yv = RNG.normal(size=region)
-    x = kt.tensor("x", shape=(None,) * len(shape))
-    y = kt.tensor("y", shape=(None,) * len(region))
-    sidx, ins, vals = _symbolic(idx, how)
+    xv, idx, region, yv, x, y, sidx, ins, vals = _update_setup(case, how)
     got = kiln.function([x, y, *ins], kt.set_subtensor(x[sidx], y), mode=PY)(xv, yv, *vals)
     expected = xv.copy()
     expected[idx] = yv

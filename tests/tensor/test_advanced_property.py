@@ -27,7 +27,8 @@ def indexed(draw):
             axis += 1
         elif kind == "slice":
             bound = st.one_of(st.none(), st.integers(-n - 2, n + 2))
-            items.append(slice(draw(bound), draw(bound), draw(st.one_of(st.none(), st.sampled_from([-2, -1, 1, 2, 3])))))
+            step = st.one_of(st.none(), st.sampled_from([-2, -1, 1, 2, 3]))
+            items.append(slice(draw(bound), draw(bound), draw(step)))
             axis += 1
         elif kind == "array":
             ashape = tuple(draw(st.lists(st.integers(0, 3), min_size=0, max_size=2)))

@@ -10,7 +10,7 @@ import kiln.tensor as kt
 from kiln.gradient import grad, verify_grad
 
 from kiln.tensor.extra_ops import Gather1d, LinearRecurrence, PermuteAlongAxis, UnpermuteAlongAxis
-from tests.tensor.test_join_split import _check, dot_product_test
+from tests.helpers import check_against_numpy as _check, dot_product_test, hessian_matches_finite_differences
 
 MODE = kiln.Mode(linker="py")
 RNG = np.random.default_rng(1)
@@ -295,14 +295,8 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("case", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
 def test_hessian_matches_finite_differences_of_the_gradient(case):
-    from kiln.gradient import hessian, numeric_grad
-
     _, fn, v = case
-    x = kt.vector("x")
-    H = kiln.function([x], hessian(fn(x), x), mode=MODE)(v)
-    g = kiln.function([x], grad(fn(x), x), mode=MODE)
-    Hn = np.array([numeric_grad(lambda u: g(u)[i], [v], eps=1e-6)[0] for i in range(len(v))])
-    np.testing.assert_allclose(H, Hn, rtol=1e-6, atol=1e-6)
+    hessian_matches_finite_differences(fn, v, mode=MODE)
 
 
 # -- property test: random shapes (empty axes included) and parameters against NumPy -----------

@@ -105,7 +105,7 @@ def _slice_cases():
 
 
 CASES += [(f"slice_{a}_{b}_{c}", [v] + [lambda k=k: i(k) for k, e in zip("abc", (a, b, c)) if e is not None],
-           (lambda a, b, c: lambda x, *s: x[_mk(s, (a, b, c))])(a, b, c),
+           (lambda a, b, c: lambda x, *s: x[_mk(s, (a, b, c))])(a, b, c),  # noqa: B023 (bound by the call)
            [np.ones(7)] + [e for e in (a, b, c) if e is not None]) for a, b, c in _slice_cases()]
 CASES += [("subtensor_mixed", [t3, lambda: i("a"), lambda: i("b")],
            lambda x, a, b: x[a, ::b, None, 1:], [np.ones((4, 5, 6)), -1, -2]),
@@ -138,3 +138,36 @@ def test_infer_shape(case, run):
     assert inferred == np.shape(actual)
     for s in sym_entries:
         assert s.ndim == 0 and s.dtype.startswith(("int", "uint"))
+
+
+def _plain_constant(value, dtype="float64"):
+    """A bare graph `Constant` (no TensorVariable methods such as `.ndim`): rewrites may build these."""
+    from kiln.graph.basic import Constant
+    from kiln.tensor.type import TensorType
+
+    value = np.asarray(value, dtype=dtype)
+    return Constant(TensorType(dtype, value.shape), value)
+
+
+@pytest.mark.parametrize("xshape, yshape", [((2, 3), (3,)), ((3,), (3, 4)), ((5, 2, 3), (3, 4))])
+def test_matmul_infer_shape_plain_constants(xshape, yshape):
+    # infer_shape must read `.type.ndim`: inputs may be plain Constants without `.ndim`
+    from kiln.tensor.blas import MatMul
+
+    a, b = _plain_constant(np.ones(xshape)), _plain_constant(np.ones(yshape))
+    node = MatMul().make_node(kt.as_tensor_variable(np.ones(xshape)), kt.as_tensor_variable(np.ones(yshape)))
+    node.inputs[:] = [a, b]
+    (shp,) = MatMul().infer_shape(None, node, [xshape, yshape])
+    assert tuple(int(s) for s in shp) == np.matmul(np.ones(xshape), np.ones(yshape)).shape
+
+
+def test_repeat_infer_shape_plain_constant_repeats():
+    from kiln.tensor.joining import Repeat
+
+    x = kt.vector("x")
+    node = kt.repeat(x, kt.lvector("r"), axis=0).owner
+    assert isinstance(node.op, Repeat) and node.outputs[0].type.shape == (None,)
+    node.inputs[1] = _plain_constant([1, 2, 3], "int64")
+    (shp,) = node.op.infer_shape(None, node, [(3,), (3,)])
+    got = kiln.function([], shp[0], mode=PY)()
+    assert int(got) == np.repeat(np.zeros(3), [1, 2, 3]).size

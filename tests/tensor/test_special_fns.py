@@ -13,9 +13,14 @@ import kiln.tensor as kt
 from kiln.gradient import grad, verify_grad
 from kiln.gradient.rules.extra import SPECIAL_DERIVATIVES
 
+from tests.helpers import hessian_matches_finite_differences
+
 MODE = kiln.Mode(linker="py")
 X, Y = sp.symbols("x y", real=True)
-U = lambda lo, hi: (lambda rng, n: rng.uniform(lo, hi, n))
+def U(lo, hi):
+    """A sampler of n uniform values in [lo, hi)."""
+    return lambda rng, n: rng.uniform(lo, hi, n)
+
 
 # scalar op class -> (kiln builder, scipy reference, sympy expression, samplers per input)
 CASES = {
@@ -89,7 +94,7 @@ def test_derivative_matches_sympy(cls):
     wrt = [v for k, v in enumerate(ins) if k not in skip]
     gs = kiln.function(ins, grad(build(*ins).sum(), wrt), mode=MODE)(*pts)
     syms = [X, Y][:len(samplers)]
-    for g, (k, sym) in zip(gs, [(k, s) for k, s in enumerate(syms) if k not in skip]):
+    for g, sym in zip(gs, [s for k, s in enumerate(syms) if k not in skip]):
         d = sp.diff(expr, sym)
         if cls is pss.Polygamma:  # SymPy's lambdify cannot vectorize polygamma over the order
             want = [float(d.subs({X: int(n), Y: float(v)}).evalf()) for n, v in zip(*pts)]
@@ -99,7 +104,8 @@ def test_derivative_matches_sympy(cls):
             import mpmath
 
             sign = 1 if cls is pss.GammaInc else -1
-            want = [sign * float(mpmath.diff(lambda s: mpmath.gammainc(s, 0, float(x), regularized=True), float(a)))
+            want = [sign * float(mpmath.diff(lambda s, x=x: mpmath.gammainc(s, 0, float(x), regularized=True),
+                                             float(a)))
                     for a, x in zip(*pts)]
         else:
             want = [float(d.subs({s: float(p[j]) for s, p in zip(syms, pts)}).evalf(30)) for j in range(5)]
@@ -256,11 +262,5 @@ SECOND_ORDER = [
 
 @pytest.mark.parametrize("case", SECOND_ORDER, ids=[c[0] for c in SECOND_ORDER])
 def test_hessian_matches_finite_differences_of_the_gradient(case):
-    from kiln.gradient import hessian, numeric_grad
-
     _, fn, v = case
-    x = kt.vector("x")
-    H = kiln.function([x], hessian(fn(x), x), mode=MODE)(v)
-    g = kiln.function([x], grad(fn(x), x), mode=MODE)
-    Hn = np.array([numeric_grad(lambda u: g(u)[i], [v], eps=1e-6)[0] for i in range(len(v))])
-    np.testing.assert_allclose(H, Hn, rtol=1e-6, atol=1e-6)
+    hessian_matches_finite_differences(fn, v, mode=MODE)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import kiln.tensor as kt
+from tests.helpers import symbolic_index
 
 RNG = np.random.default_rng(5)
 V = RNG.normal(size=(5, 6, 7))
@@ -30,29 +31,10 @@ def test_constant_indices(idx, static, run, same):
     same(run([x], out, V), expected)
 
 
-def _symbolic(idx):
-    """The same index with every integer replaced by an int64 scalar input."""
-    syms, vals = [], []
-
-    def sub(i):
-        if isinstance(i, int):
-            s = kt.lscalar(f"i{len(syms)}")
-            syms.append(s)
-            vals.append(i)
-            return s
-        if isinstance(i, slice):
-            return slice(sub(i.start) if i.start is not None else None,
-                         sub(i.stop) if i.stop is not None else None,
-                         sub(i.step) if i.step is not None else None)
-        return i
-    out = tuple(sub(i) for i in idx) if isinstance(idx, tuple) else sub(idx)
-    return out, syms, vals
-
-
 @pytest.mark.parametrize("idx", INDICES, ids=repr)
 def test_symbolic_indices(idx, run, same):
     x = kt.tensor3("x")
-    sidx, syms, vals = _symbolic(idx)
+    sidx, syms, vals = symbolic_index(idx)
     same(run([x, *syms], x[sidx], V, *vals), V[idx])
 
 

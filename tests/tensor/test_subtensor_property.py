@@ -8,6 +8,7 @@ import kiln
 import kiln.tensor as kt
 from kiln.graph.basic import Variable
 from kiln.tensor.shape import infer_graph_shapes
+from tests.helpers import symbolic_index
 
 PY = kiln.Mode(linker="py")
 bound = st.one_of(st.none(), st.integers(-8, 8))
@@ -34,21 +35,6 @@ def array_and_index(draw):
     return shape, tuple(items)
 
 
-def _symbolize(idx):
-    syms, vals = [], []
-
-    def sub(i):
-        if isinstance(i, int):
-            s = kt.lscalar(f"i{len(syms)}")
-            syms.append(s)
-            vals.append(i)
-            return s
-        if isinstance(i, slice):
-            return slice(*[None if b is None else sub(b) for b in (i.start, i.stop, i.step)])
-        return i
-    return tuple(sub(i) for i in idx), syms, vals
-
-
 @settings(max_examples=150, deadline=None, database=None)
 @given(array_and_index(), st.booleans())
 def test_random_basic_indices(case, static):
@@ -70,7 +56,7 @@ def test_random_basic_indices(case, static):
     np.testing.assert_array_equal(got, expected)
     assert got.shape == expected.shape
 
-    sidx, syms, vals = _symbolize(idx)
+    sidx, syms, vals = symbolic_index(idx)
     sout = x[sidx]
     ins = [x, *syms]
     got = kiln.function(ins, sout, mode=PY, on_unused_input="ignore")(v, *vals)

@@ -54,9 +54,12 @@ def _infer(node, input_shapes, core: int):
     a, b = node.inputs
     sa, sb = tuple(input_shapes[0]), tuple(input_shapes[1])
     ba, bb = sa[:-2], sb[:len(sb) - core]
-    ta, tb = a.type.shape[:-2], b.type.shape[:b.ndim - core]
+    ta, tb = a.type.shape[:-2], b.type.shape[:b.type.ndim - core]
     n = max(len(ba), len(bb))
-    pad = lambda s, k: (1,) * (k - len(s)) + tuple(s)
+
+    def pad(s, k):
+        return (1,) * (k - len(s)) + tuple(s)
+
     batch = broadcast_shape_symbolic([pad(ba, n), pad(bb, n)], [pad(ta, n), pad(tb, n)]) if n else ()
     return [tuple(batch) + (sa[-1],) + ((sb[-1],) if core == 2 else ())]
 
@@ -128,8 +131,9 @@ class SolveTriangular(_LinalgOp):
     def _compute(self, node, a, b):
         dt = node.outputs[0].type.dtype
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
-        fn = lambda a1, b1: sla.solve_triangular(a1, b1, trans=self.trans, lower=self.lower,
-                                                 unit_diagonal=self.unit_diagonal)
+        def fn(a1, b1):
+            return sla.solve_triangular(a1, b1, trans=self.trans, lower=self.lower, unit_diagonal=self.unit_diagonal)
+
         return batched(fn, [a, b], [2, _core_ndim("solve_triangular", self.b_ndim, b)], 1)[0]
 
     def infer_shape(self, fgraph, node, input_shapes):

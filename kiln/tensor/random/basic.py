@@ -315,7 +315,7 @@ class PermutationRV(RandomVariable):
 
     def infer_shape(self, fgraph, node, input_shapes):
         x = node.inputs[2]
-        if x.ndim == 0:
+        if x.type.ndim == 0:
             from kiln.tensor.math import cast
 
             n = node.outputs[1].type.shape[0]

@@ -8,8 +8,9 @@ import pytest
 
 import kiln
 import kiln.tensor as kt
-from kiln.gradient import Lop, Rop, verify_grad
+from kiln.gradient import Rop, verify_grad
 from kiln.tensor import linalg as la
+from tests.helpers import dot_product_test
 
 PY = kiln.Mode(linker="py")
 RNG = np.random.default_rng(42)
@@ -126,8 +127,8 @@ def test_forward_mode_matches_finite_differences():
     tv = RNG.normal(size=(4, 4))
     eps = 1e-6
     hi, lo = g(S + eps * tv), g(S - eps * tv)
-    for got, h, l in zip(f(S, tv), hi, lo):
-        np.testing.assert_allclose(got, (h - l) / (2 * eps), rtol=1e-5, atol=1e-6)
+    for got, h, lw in zip(f(S, tv), hi, lo):
+        np.testing.assert_allclose(got, (h - lw) / (2 * eps), rtol=1e-5, atol=1e-6)
 
 
 def test_cholesky_gradient_of_symmetric_input_graph():
@@ -141,7 +142,10 @@ def test_cholesky_gradient_of_symmetric_input_graph():
 
 # -- dot-product tests for the linear maps ------------------------------------------------------
 
-C = lambda *shape: kt.constant(np.random.default_rng(sum(shape) + 3).normal(size=shape))
+def C(*shape):
+    """A random constant of `shape` (seeded by the shape)."""
+    return kt.constant(np.random.default_rng(sum(shape) + 3).normal(size=shape))
+
 CS = kt.constant(S)
 CB = kt.constant(BATCH)
 
@@ -170,19 +174,7 @@ LINEAR = [
 @pytest.mark.parametrize("case", LINEAR, ids=[c[0] for c in LINEAR])
 def test_dot_product(case):
     name, fn, shapes = case
-    rng = np.random.default_rng(len(name) + 1)
-    ins = [kt.tensor(f"t{i}", shape=(None,) * len(s)) for i, s in enumerate(shapes)]
-    out = fn(*ins)
-    ct = kt.tensor("ct", dtype=out.dtype, shape=(None,) * out.ndim)
-    vals = [rng.normal(size=s) for s in shapes]
-    Lt = np.asarray(kiln.function(ins, out, mode=PY)(*vals), dtype="float64")
-    ctv = rng.normal(size=Lt.shape)
-    back = kiln.function(ins + [ct], Lop(out, ins, ct), mode=PY, on_unused_input="ignore")(*vals, ctv)
-    lhs = float(np.sum(ctv * Lt))
-    rhs = float(sum(np.sum(b * v) for b, v in zip(back, vals)))
-    assert lhs == pytest.approx(rhs, rel=1e-9, abs=1e-9)
-    for b, v in zip(back, vals):
-        assert np.shape(b) == v.shape
+    dot_product_test(fn, shapes, seed=len(name) + 1, tol=1e-9, mode=PY)
 
 
 def test_solve_is_registered_linear_in_b_only():

@@ -139,7 +139,9 @@ def test_eigh_and_eigvalsh(shape, dtype, uplo):
 @pytest.mark.parametrize("hermitian", [False, True])
 def test_pinv(shape, dtype, hermitian):
     a = rnd(shape, dtype)
-    f = lambda x: la.pinv(x, hermitian=hermitian)
+    def f(x):
+        return la.pinv(x, hermitian=hermitian)
+
     if hermitian and shape[-1] != shape[-2] and a.size:
         with pytest.raises(np.linalg.LinAlgError):
             np.linalg.pinv(a, hermitian=True)
