@@ -31,7 +31,7 @@ setup(
     packages=find_packages(include=["kiln", "kiln.*"]),
     package_data={"kiln": ["c_templates/*"]},
     ext_modules=_ext_modules(),
-    python_requires=">=3.10",
+    python_requires=">=3.11",  # the code uses Exception.add_note (3.11)
     # scipy: special functions (erf, gamma, psi, ...) for the reference perform, and
     # cython_blas for the C linker; sympy: the derivative oracle of the gradient tests.
     # filelock: the module cache's per-key OS locks (released when a holder dies);
