@@ -82,10 +82,13 @@ class FusionRewriter(GraphRewriter):
             ok = True
             for o in p.outputs:
                 for client, _ in fgraph.clients.get(o, ()):
-                    if client == OUTPUT or client in group:
+                    if client in group:
                         continue
-                    if not allow_shared or (sink_anc >> pos[client]) & 1:
-                        ok = False  # shared value, or a path that leaves and re-enters
+                    # A value needed outside the group (by another node or as a graph output)
+                    # becomes an extra output of the kernel: only on the first attempt, whose
+                    # result `_covers` checks; never through a path that leaves and re-enters.
+                    if not allow_shared or (client != OUTPUT and (sink_anc >> pos[client]) & 1):
+                        ok = False
                         break
                 if not ok:
                     break
@@ -103,19 +106,23 @@ class FusionRewriter(GraphRewriter):
         return group
 
     @staticmethod
-    def _inputs(group) -> list[Variable]:
-        outs = {o for n in group for o in n.outputs}
+    def _inputs(members) -> list[Variable]:
+        # `members` is a list in topological order: iterating a set of nodes (hashed by id)
+        # would order the fused op's inputs differently in every process, and equal programs
+        # would then generate different code (and miss the module cache)
+        outs = {o for n in members for o in n.outputs}
         seen, ins = set(), []
-        for n in group:
+        for n in members:
             for i in n.inputs:
                 if i not in outs and i not in seen:
                     seen.add(i)
                     ins.append(i)
         return ins
 
-    def _exported(self, fgraph, group) -> list[Variable]:
+    def _exported(self, fgraph, members, group=None) -> list[Variable]:
+        group = set(members) if group is None else group
         res = []
-        for n in group:
+        for n in members:   # in the order given (topological), for the same reason as _inputs
             for o in n.outputs:
                 if any(c == OUTPUT or c not in group for c, _ in fgraph.clients.get(o, ())):
                     res.append(o)
@@ -142,7 +149,7 @@ class FusionRewriter(GraphRewriter):
 
     def _replace(self, fgraph, members) -> bool:
         group = set(members)
-        ext_inputs = self._inputs(group)
+        ext_inputs = self._inputs(members)
         smap: dict[Variable, Variable] = {}
         inner_ins, outer_ins = [], []
         for v in ext_inputs:
@@ -169,7 +176,7 @@ class FusionRewriter(GraphRewriter):
                     smap[o] = s
         except (TypeError, ValueError, NotImplementedError):
             return False  # a scalar op that cannot be built on scalar variables
-        exported = self._exported(fgraph, group)
+        exported = self._exported(fgraph, members, group)
         if not outer_ins or not exported:
             return False
         comp = Composite(inner_ins, [smap[o] for o in exported])

@@ -71,4 +71,8 @@ class Composite(InnerGraphMixin, ScalarOp):
                 # each inner value has its inner op's dtype, as in the unfused graph
                 values[o] = np.asarray(r, dtype=o.type.dtype)
         outs = tuple(values[o] if o in values else np.asarray(o.data) for o in self.inner_outputs)
+        # An output that reads only some inputs (or none) has their smaller broadcast shape;
+        # every output of an elementwise op has the broadcast shape of all its inputs.
+        shape = np.broadcast_shapes(*[np.shape(x) for x in inputs])
+        outs = tuple(o if np.shape(o) == shape else np.array(np.broadcast_to(o, shape)) for o in outs)
         return outs if self.nout > 1 else outs[0]

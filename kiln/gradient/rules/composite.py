@@ -37,7 +37,17 @@ def _composite_jvp(node, tangents):
     moved = clone_replace(live, dict(zip(holders, node.inputs))) if live else []
     _drop_inner_shape_hints(moved, node.inputs)
     moved = iter(moved)
-    return [ZERO if is_zero(t) else next(moved) for t in touts]
+    # A tangent computed from only some inputs has their smaller broadcast shape: stretch it to
+    # its output's (the kernel's full broadcast shape), as the kernel does with the primal.
+    return [ZERO if is_zero(t) else _like_output(next(moved), out) for t, out in zip(touts, node.outputs)]
+
+
+def _like_output(t, out):
+    from kiln.tensor.unbroadcast import BroadcastLike
+
+    if t.type.shape == out.type.shape and None not in out.type.shape:
+        return t
+    return BroadcastLike()(t, out)
 
 
 ELEMWISE_JVP[Composite] = _composite_jvp
