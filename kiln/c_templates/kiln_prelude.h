@@ -3,6 +3,7 @@
  * (Python-sign integer division/modulo, NaN-propagating max/min).  Compiled without
  * -ffast-math and with -ffp-contract=off so results are IEEE-exact per operation. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <math.h>
 
@@ -20,6 +21,28 @@ KILN_VEC1(log1p) KILN_VEC1(sin) KILN_VEC1(cos) KILN_VEC1(tan) KILN_VEC1(asin) KI
 KILN_VEC1(atan) KILN_VEC1(sinh) KILN_VEC1(cosh) KILN_VEC1(tanh) KILN_VEC1(asinh) KILN_VEC1(acosh)
 KILN_VEC1(atanh) KILN_VEC1(erf) KILN_VEC1(erfc) KILN_VEC2(atan2) KILN_VEC2(pow)
 #endif
+
+/* Threads: KILN_NT (KILN_FLAGS=threads=N, passed as -DKILN_NT=N with -fopenmp) splits
+ * elementwise loops and reductions of at least KILN_PAR_MIN elements into KILN_NT
+ * contiguous chunks, one per thread.  Chunks depend only on the size and the thread
+ * count, so results are reproducible for a given count. */
+#ifndef KILN_NT
+#define KILN_NT 1
+#endif
+#ifndef KILN_PAR_MIN   /* KILN_FLAGS=par_min=N overrides it (tests thread every loop with 1) */
+#define KILN_PAR_MIN 32768
+#endif
+#if KILN_NT > 1
+#include <omp.h>
+#endif
+
+/* [lo, hi) of part t of nt over n items; inner boundaries rounded down to a multiple of
+ * (mask + 1) items so each chunk starts on a vector boundary */
+static inline void kiln_chunk(int64_t n, int t, int nt, int64_t mask, int64_t *lo, int64_t *hi) {
+    *lo = t == 0 ? 0 : (n / nt * t + (n % nt) * t / nt) & ~mask;
+    *hi = t == nt - 1 ? n : (n / nt * (t + 1) + (n % nt) * (t + 1) / nt) & ~mask;
+    if (*hi < *lo) *hi = *lo;
+}
 
 #define KILN_MAXDIM 16
 #define KILN_ESHAPE 1   /* operand shapes do not match the iteration shape */

@@ -31,29 +31,38 @@ class Mode:
         return replace(self, exclude=self.exclude + tags)
 
     def make_linker(self):
-        """The linker this mode names: "py", "c", or "auto" (kiln.config.linker; the python
-        linker until the C linker covers the whole op catalog).  "c" without a C compiler
-        warns once and gives the python linker.
+        """The linker this mode names: "py", "c", or "auto" (kiln.config.linker, and when
+        that is "auto" too, the C linker where a C compiler and a usable module cache
+        exist, else the python linker).  Without a compiler (or with a cache directory
+        kiln refuses, for "auto" only) they warn in one line and give the python linker.
 
         >>> type(Mode(linker="py").make_linker()).__name__
         'PythonLinker'
         """
-        name = self.linker
+        name, auto = self.linker, False
         if name == "auto":
             from kiln.configuration import config
 
-            name = config.linker if config.linker != "auto" else "py"
+            name, auto = (config.linker, False) if config.linker != "auto" else ("c", True)
         if name == "c":
             from kiln.linkers.c.compiler import compiler, have_compiler
 
-            if have_compiler():
+            why = None if have_compiler() else f"no C compiler ({compiler()!r} not found)"
+            if why is None and auto:   # an explicit "c" lets a refused cache directory raise
+                from kiln.linkers.cache import get_cache
+                from kiln.linkers.cache.location import CacheLocationError
+
+                try:
+                    get_cache()
+                except CacheLocationError as e:
+                    why = str(e).splitlines()[0]
+            if why is None:
                 from kiln.linkers.c.linker import CLinker
 
                 return CLinker()
             import warnings
 
-            warnings.warn(f"kiln: no C compiler ({compiler()!r} not found); using the python linker",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(f"kiln: {why}; using the python linker", RuntimeWarning, stacklevel=2)
             name = "py"
         if name == "py":
             from kiln.linkers.python import PythonLinker

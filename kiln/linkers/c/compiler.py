@@ -22,7 +22,7 @@ from pathlib import Path
 
 from kiln.linkers.cache import ModuleCache, get_cache, module_key
 
-__all__ = ["CompileError", "compiler", "have_compiler", "FLAGS", "build_flags", "compile_source"]
+__all__ = ["CompileError", "compiler", "have_compiler", "FLAGS", "build_flags", "compile_source", "threads"]
 
 FLAGS = ("-O2", "-ftree-vectorize", "-fvect-cost-model=cheap", "-fPIC", "-shared", "-std=gnu11", "-fwrapv",
          "-ffp-contract=off", "-fno-math-errno", "-march=native", "-Werror=implicit-function-declaration",
@@ -43,11 +43,59 @@ def _libmvec(cc: str) -> bool:
     return os.path.isabs(out) and os.path.exists(out)
 
 
+@functools.lru_cache(maxsize=None)
+def _openmp(cc: str) -> bool:
+    """True when `cc` accepts -fopenmp and links OpenMP (asked once per process)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        src = Path(d) / "omp.c"
+        src.write_text("#include <omp.h>\nint kiln_probe(void) { return omp_get_max_threads(); }\n")
+        try:
+            res = subprocess.run([cc, "-fopenmp", "-fPIC", "-shared", "-Wl,--no-undefined", "-o",
+                                  str(Path(d) / "omp.so"), str(src)], capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return res.returncode == 0
+
+
+def threads() -> int:
+    """The thread count for large loops and reductions: KILN_FLAGS=threads=N (default 1).
+
+    One thread by default: kiln's callers often run several processes or their own
+    threads, and BLAS (SciPy's) has its own pool; ask for more explicitly.
+
+    >>> threads() >= 1
+    True
+    """
+    from kiln.configuration import config
+
+    raw = config.extra.get("threads", 1)
+    try:
+        n = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"kiln: KILN_FLAGS threads={raw!r} is not an integer") from None
+    if n < 1:
+        raise ValueError(f"kiln: KILN_FLAGS threads={n} must be at least 1")
+    return n
+
+
 def build_flags(cc: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(compile flags, libraries) for `cc`: FLAGS/LIBS plus vector math where available."""
+    """(compile flags, libraries) for `cc`: FLAGS/LIBS plus vector math where available,
+    plus OpenMP with the thread count when KILN_FLAGS=threads=N asks for more than one
+    (the flags are part of every cache key, so the count is too)."""
+    flags, libs = FLAGS, LIBS
     if _libmvec(cc):
-        return FLAGS + ("-DKILN_LIBMVEC",), ("-lmvec",) + LIBS
-    return FLAGS, LIBS
+        flags, libs = flags + ("-DKILN_LIBMVEC",), ("-lmvec",) + libs
+    n = threads()
+    if n > 1 and _openmp(cc):
+        flags = flags + ("-fopenmp", f"-DKILN_NT={n}")
+        from kiln.configuration import config
+
+        par_min = config.extra.get("par_min")   # the threading threshold in elements (tests use 1)
+        if par_min is not None:
+            flags = flags + (f"-DKILN_PAR_MIN={int(par_min)}",)
+    return flags, libs
 
 
 class CompileError(RuntimeError):

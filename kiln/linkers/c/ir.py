@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Operand", "LoopKernel", "ReduceKernel", "Segment"]
+__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -54,4 +54,22 @@ class Segment:
 
     label: str
     buffers: tuple[tuple[int, str], ...]
-    kernels: tuple[LoopKernel | ReduceKernel, ...]
+    kernels: tuple["LoopKernel | ReduceKernel | MatMulKernel", ...]
+
+
+@dataclass(frozen=True)
+class MatMulKernel:
+    """out = x @ y with NumPy's matmul semantics over float32/float64 (1-d operands get a
+    unit axis, leading axes broadcast), through BLAS; with `c`, `alpha`, `beta` (Gemm/Gemv)
+    out = beta * c + alpha * (x @ y), c broadcasting to the product's shape."""
+
+    label: str
+    output: Operand
+    x: Operand
+    y: Operand
+    x_ndim: int
+    y_ndim: int
+    out_ndim: int
+    c: Operand | None = None
+    alpha: Operand | None = None
+    beta: Operand | None = None

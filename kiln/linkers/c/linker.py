@@ -108,6 +108,47 @@ def _shapes_reduce(node: Apply, shapes: list[tuple]) -> tuple:
     return tuple(s for d, s in enumerate(shp) if d not in axes)
 
 
+def _shapes_product(node: Apply, shapes: list[tuple]) -> tuple:
+    """Dot/MatMul: NumPy's matmul shape rule (for 1-d/2-d operands dot's is the same)."""
+    xs, ys = shapes
+    px = xs if len(xs) > 1 else (1,) + xs
+    py = ys if len(ys) > 1 else ys + (1,)
+    if px[-1] != py[-2]:
+        raise ValueError(f"{node.op}: shapes {xs} and {ys} not aligned: {px[-1]} (dim {len(xs) - 1}) != "
+                         f"{py[-2]} (dim {max(len(ys) - 2, 0)}) (in {describe_node(node)})")
+    try:
+        batch = np.broadcast_shapes(px[:-2], py[:-2])
+    except ValueError:
+        raise ValueError(f"{node.op}: batch shapes of {xs} and {ys} do not broadcast "
+                         f"(in {describe_node(node)})") from None
+    return batch + ((px[-2],) if len(xs) > 1 else ()) + ((py[-1],) if len(ys) > 1 else ())
+
+
+def _shapes_gemm(node: Apply, shapes: list[tuple]) -> tuple:
+    """Gemm/Gemv: the product's shape broadcast with the added term's."""
+    cs, _, xs, ys, _ = shapes
+    prod = _shapes_product(node, [xs, ys])
+    try:
+        return np.broadcast_shapes(prod, cs)
+    except ValueError:
+        raise ValueError(f"{node.op}: the added term's shape {cs} does not broadcast to the product's "
+                         f"{prod} (in {describe_node(node)})") from None
+
+
+def _shape_rule(node: Apply):
+    """The run-time output-shape rule of a kernel node (outputs are allocated before the call)."""
+    from kiln.rewrites.blas_ops import Gemm, Gemv
+    from kiln.tensor.blas import Dot, MatMul
+
+    if isinstance(node.op, Elemwise):
+        return _shapes_elemwise
+    if isinstance(node.op, (Dot, MatMul)):
+        return _shapes_product
+    if isinstance(node.op, (Gemm, Gemv)):
+        return _shapes_gemm
+    return _shapes_reduce
+
+
 def _rule_names(node: Apply) -> str:
     """Which lowering and scalar C rules (by qualified name) apply to `node`, for the index key."""
     from kiln.linkers.c.lower import LOWERINGS
@@ -268,7 +309,7 @@ class CLinker:
             if k is None:   # a DimShuffle or Reshape: a view built before the native call
                 plan.prep.append(("v", n, ins, outs, None))
                 continue
-            shape_fn = _shapes_elemwise if isinstance(n.op, Elemwise) else _shapes_reduce
+            shape_fn = _shape_rule(n)
             plan.prep.append(("a", n, ins, outs, ([v.type.dtype for v in n.outputs], shape_fn)))
             kernels.append(k)
             plan.kernel_nodes.append(n)
@@ -312,7 +353,11 @@ def _run_segment(plan: _SegPlan, storage: list) -> None:
             storage[outs[0]] = cells[0][0]
             continue
         dtypes, shape_fn = extra
-        shape = shape_fn(node, [np.shape(storage[i]) for i in ins])
+        try:
+            shape = shape_fn(node, [np.shape(storage[i]) for i in ins])
+        except ValueError as e:   # the same note as the python linker's
+            e.add_note(f"kiln: while computing {describe_node(node, [storage[i] for i in ins])}")
+            raise
         for s, dt in zip(outs, dtypes):
             storage[s] = np.empty(shape, dtype=dt)
     rc, failed = plan.module([storage[s] for s in plan.buf_slots])
@@ -327,7 +372,10 @@ def _raise_native_error(plan: _SegPlan, storage: list, rc: int, failed: int) -> 
     if 0 <= failed < len(plan.kernel_nodes):
         node = plan.kernel_nodes[failed]
         ins = next(p[2] for p in plan.prep if p[1] is node)
-        raise ValueError(f"kiln C linker: {what} in {describe_node(node, [storage[i] for i in ins])}")
+        where = describe_node(node, [storage[i] for i in ins])
+        e = ValueError(f"kiln C linker: {what} in {where}")
+        e.add_note(f"kiln: while computing {where}")
+        raise e
     raise TypeError(f"kiln C linker: {what} (buffer {-1 - failed} of segment [{plan.label}])")
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Callable
 
 from kiln.graph.basic import Apply, Variable
-from kiln.linkers.c.ir import LoopKernel, Operand, ReduceKernel
+from kiln.linkers.c.ir import LoopKernel, MatMulKernel, Operand, ReduceKernel
 from kiln.linkers.c.scalar_c import scalar_c_block
 from kiln.linkers.c.types import CTYPE, supported
 from kiln.tensor import reduction as red
+from kiln.rewrites.blas_ops import Gemm, Gemv
+from kiln.tensor.blas import Dot, MatMul
 from kiln.tensor.elemwise import Elemwise
 from kiln.tensor.type import TensorType
 
@@ -60,7 +62,25 @@ def _lower_reduce(node: Apply, buf: Callable[[Variable], int]) -> ReduceKernel |
                         x.type.ndim, tuple(node.op.axis), kind)
 
 
-LOWERINGS: dict[type, Lowering] = {Elemwise: _lower_elemwise}
+def _lower_product(node: Apply, buf: Callable[[Variable], int]) -> MatMulKernel | None:
+    """Dot/MatMul (x, y) and Gemm/Gemv (c, alpha, x, y, beta) in one float dtype: BLAS."""
+    out = node.outputs[0]
+    dt = out.type.dtype
+    if dt not in ("float32", "float64") or not all(
+            _tensor_ok(v) and v.type.dtype == dt for v in (*node.inputs, out)):
+        return None   # integer, mixed and other dtypes run through perform (NumPy)
+    if len(node.inputs) == 2:
+        x, y = node.inputs
+        return MatMulKernel(str(node.op), Operand(buf(out), dt), Operand(buf(x), dt), Operand(buf(y), dt),
+                            x.type.ndim, y.type.ndim, out.type.ndim)
+    c, alpha, x, y, beta = node.inputs
+    return MatMulKernel(str(node.op), Operand(buf(out), dt), Operand(buf(x), dt), Operand(buf(y), dt),
+                        x.type.ndim, y.type.ndim, out.type.ndim, Operand(buf(c), dt), Operand(buf(alpha), dt),
+                        Operand(buf(beta), dt))
+
+
+LOWERINGS: dict[type, Lowering] = {Elemwise: _lower_elemwise, Dot: _lower_product, MatMul: _lower_product,
+                                   Gemm: _lower_product, Gemv: _lower_product}
 LOWERINGS.update({cls: _lower_reduce for cls in _REDUCE_KIND})
 
 

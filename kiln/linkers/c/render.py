@@ -6,7 +6,8 @@ from pathlib import Path
 from string import Template
 from typing import Callable
 
-from kiln.linkers.c.ir import LoopKernel, ReduceKernel, Segment
+from kiln.linkers.c.ir import LoopKernel, MatMulKernel, ReduceKernel, Segment
+from kiln.linkers.c.render_blas import render_matmul
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
 
 __all__ = ["render_segment", "RENDERERS", "template"]
@@ -94,11 +95,15 @@ def _render_reduce(k: ReduceKernel, name: str) -> str:
     return template("reduce.c").substitute(
         label=_comment(k.label), name=name, nd=k.ndim, ond=k.ndim - len(k.axes), reduced=reduced,
         ibuf=k.input.buf, obuf=k.output.buf, otype=CTYPE[k.output.dtype], itype=CTYPE[k.input.dtype],
-        init=init, combine=combine)
+        init=init, combine=combine,
+        outer_reduced="1" if any(d < k.ndim - 1 for d in k.axes) else "0")
 
 
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
-RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce}
+RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce,
+                                   MatMulKernel: render_matmul}
+#: kernel IR classes whose C needs a support template (included once per module)
+SUPPORT: dict[type, str] = {MatMulKernel: "blas.c"}
 
 
 def render_segment(seg: Segment) -> str:
@@ -114,6 +119,8 @@ def render_segment(seg: Segment) -> str:
     for i, k in enumerate(seg.kernels):
         kernels.append(RENDERERS[type(k)](k, f"kernel_{i}"))
         calls.append(f"    if ((rc = kernel_{i}(B)) != 0) {{ *failed = {i}; return rc; }}")
+    support = sorted({SUPPORT[type(k)] for k in seg.kernels if type(k) in SUPPORT})
+    kernels = [(TEMPLATE_DIR / s).read_text(encoding="utf-8") for s in support] + kernels
     return template("module.c").substitute(
         label=_comment(seg.label), prelude=(TEMPLATE_DIR / "kiln_prelude.h").read_text(encoding="utf-8"),
         kernels="\n".join(kernels), ndims=", ".join(str(n) for n, _ in seg.buffers) or "0",

@@ -26,7 +26,33 @@ _PAD = [(0,) * (MAXDIM - n) for n in range(MAXDIM + 1)]
 _CODE = {np.dtype(d): c for d, c in DTYPE_CODE.items()}
 _NWORDS = DESC_DTYPE.itemsize // 8
 ERROR_NAMES = {1: "operand shapes do not match", 2: "buffer ndim/dtype differs from the compiled module",
-               3: "output buffer is not C-contiguous"}
+               3: "output buffer is not C-contiguous", 4: "out of memory for a temporary buffer",
+               5: "a dimension is too large for BLAS (32-bit integers)"}
+
+_BLAS_NAMES = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot")
+
+
+def _capsule_pointer(capsule) -> int:
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return get_ptr(capsule, get_name(capsule))
+
+
+_BLAS_TABLE = None
+
+
+def blas_table():
+    """SciPy's cython_blas function pointers (sgemm, dgemm, sgemv, dgemv, sdot, ddot) as a
+    C array, handed to every module that calls BLAS when it is loaded (built once)."""
+    global _BLAS_TABLE
+    if _BLAS_TABLE is None:
+        from scipy.linalg import cython_blas
+
+        capi = cython_blas.__pyx_capi__
+        _BLAS_TABLE = (ctypes.c_void_p * len(_BLAS_NAMES))(*[_capsule_pointer(capi[n]) for n in _BLAS_NAMES])
+    return _BLAS_TABLE
 
 
 def descriptors(arrays: Sequence[np.ndarray]) -> np.ndarray:
@@ -87,6 +113,13 @@ class CModule:
         self.lib = ctypes.CDLL(str(self.path))
         if self.lib.kiln_desc_size() != DESC_DTYPE.itemsize:
             raise RuntimeError(f"kiln: {path} was built for another descriptor layout")
+        try:
+            set_blas = self.lib.kiln_set_blas   # only modules with BLAS calls export it
+        except AttributeError:
+            pass
+        else:
+            set_blas.argtypes, set_blas.restype = [ctypes.c_void_p], None
+            set_blas(ctypes.cast(blas_table(), ctypes.c_void_p))
         self.entry = self.lib.kiln_entry
         self.entry.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
         self.entry.restype = ctypes.c_int
