@@ -22,7 +22,7 @@ _CHOICES = {
 @dataclass
 class Config:
     floatX: str = "float64"
-    #: "auto" picks the best linker available (the python linker until the C linker lands)
+    #: "auto" picks the C linker when a compiler and a usable module cache exist, else the python one
     linker: str = "auto"
     #: check every output's dtype, ndim and static shape in the python linker (cheap, catches op bugs)
     check_outputs: bool = True
