@@ -15,66 +15,13 @@ Real inputs only; integers compute in float64 and float32 stays float32, as in N
 """
 from kiln.tensor.einsum import einsum
 from kiln.tensor.linalg._util import LinAlgError
-from kiln.tensor.linalg.decomp import (
-                                       QR,
-                                       SVD,
-                                       Cholesky,
-                                       Det,
-                                       Eigh,
-                                       Eigvalsh,
-                                       Lstsq,
-                                       MatrixInverse,
-                                       MatrixPinv,
-                                       SLogDet,
-                                       cholesky,
-                                       det,
-                                       eigh,
-                                       eigvalsh,
-                                       inv,
-                                       lstsq,
-                                       pinv,
-                                       qr,
-                                       slogdet,
-                                       svd,
-)
+from kiln.tensor.linalg.decomp import (QR, SVD, Cholesky, Det, Eigh, Eigvalsh, Lstsq, MatrixInverse, MatrixPinv,
+                                       SLogDet, cholesky, det, eigh, eigvalsh, inv, lstsq, pinv, qr, slogdet, svd)
 from kiln.tensor.linalg.functions import kron, matrix_power, norm
-from kiln.tensor.linalg.solve import (
-                                       Solve,
-                                       SolveTriangular,
-                                       cho_solve,
-                                       solve,
-                                       solve_triangular,
-)
+from kiln.tensor.linalg.solve import Solve, SolveTriangular, cho_solve, solve, solve_triangular
 
-__all__ = [
-                                       "QR",
-                                       "SVD",
-                                       "Cholesky",
-                                       "Det",
-                                       "Eigh",
-                                       "Eigvalsh",
-                                       "LinAlgError",
-                                       "Lstsq",
-                                       "MatrixInverse",
-                                       "MatrixPinv",
-                                       "SLogDet",
-                                       "Solve",
-                                       "SolveTriangular",
-                                       "cho_solve",
-                                       "cholesky",
-                                       "det",
-                                       "eigh",
-                                       "eigvalsh",
-                                       "einsum",
-                                       "inv",
-                                       "kron",
-                                       "lstsq",
-                                       "matrix_power",
-                                       "norm",
-                                       "pinv",
-                                       "qr",
-                                       "slogdet",
-                                       "solve",
-                                       "solve_triangular",
-                                       "svd",
-]
+__all__ = ["QR", "SVD", "Cholesky", "Det", "Eigh", "Eigvalsh", "LinAlgError", "Lstsq", "MatrixInverse",
+           "MatrixPinv", "SLogDet", "Solve", "SolveTriangular", "cho_solve", "cholesky", "det", "eigh",
+           "eigvalsh", "einsum", "inv", "kron", "lstsq", "matrix_power", "norm", "pinv", "qr", "slogdet",
+           "solve", "solve_triangular", "svd"]
+
