@@ -55,7 +55,7 @@ def _reshape_t(node, cts, mask, ctx):
     return [Reshape(x.type.ndim)(cts[0], ctx.shape_vec(x)), None]
 
 
-@register_transpose(BroadcastTo, Alloc, linear=(0,))
+@register_transpose(BroadcastTo, Alloc, BroadcastLike, linear=(0,))
 def _broadcast_t(node, cts, mask, ctx):
     x = node.inputs[0]
     (ct,) = cts
@@ -75,16 +75,6 @@ def _sum_to_shape_t(node, cts, mask, ctx):
             return [SumToShape(range(x.type.ndim), by_ref=True, broadcast=True)(cts[0], p), None]
         return [SumToShape(range(x.type.ndim), broadcast=True)(cts[0], ctx.shape_vec(x)), None]
     return [ctx.broadcast_to(cts[0], x), None]
-
-
-@register_transpose(BroadcastLike, linear=(0,))
-def _broadcast_like_t(node, cts, mask, ctx):
-    x = node.inputs[0]
-    (ct,) = cts
-    extra = ct.ndim - x.type.ndim
-    if extra:
-        ct = km.sum(ct, axis=tuple(range(extra)))
-    return [ctx.sum_to(ct, x), None]
 
 
 @register_jvp(MakeVector)
