@@ -36,7 +36,7 @@ def _acc_dtype(dtype: str) -> str:
 
 class CumOp(Op):
     """Cumulative sum or product along `axis` (mode "add" or "mul").  cumsum is linear (its
-    transpose is a reversed cumsum); cumprod has a jvp rule.  C: not yet (perform)."""
+    transpose is a reversed cumsum); cumprod has a jvp rule."""
 
     __props__ = ("axis", "mode")
 

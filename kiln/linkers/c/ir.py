@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "Segment"]
+__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "SliceKernel", "JoinKernel", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Segment:
 
     label: str
     buffers: tuple[tuple[int, str], ...]
-    kernels: tuple["LoopKernel | ReduceKernel | MatMulKernel", ...]
+    kernels: tuple["LoopKernel | ReduceKernel | MatMulKernel | SliceKernel | JoinKernel", ...]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,29 @@ class MatMulKernel:
     c: Operand | None = None
     alpha: Operand | None = None
     beta: Operand | None = None
+
+
+@dataclass(frozen=True)
+class SliceKernel:
+    """A per-slice computation over the `axes` of an `ndim`-d input, for every position of
+    the other axes: `kind` is softmax / log_softmax / cumsum / cumprod (output: the input's
+    shape) or argmax / argmin (output: the other axes, int64; all axes = the flattened
+    input, C order)."""
+
+    label: str
+    kind: str
+    input: Operand
+    output: Operand
+    ndim: int
+    axes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class JoinKernel:
+    """Concatenate same-dtype `ndim`-d inputs along `axis` into `output` (any input strides)."""
+
+    label: str
+    output: Operand
+    inputs: tuple[Operand, ...]
+    ndim: int
+    axis: int

@@ -26,6 +26,7 @@ from kiln.linkers.python import PythonLinker, describe_node
 from kiln.tensor import reduction as red
 from kiln.tensor.elemwise import DimShuffle, Elemwise
 from kiln.tensor.shape import Reshape
+from kiln.tensor.subtensor import Subtensor
 
 __all__ = ["CLinker", "graph_key", "canonical_order"]
 
@@ -135,10 +136,40 @@ def _shapes_gemm(node: Apply, shapes: list[tuple]) -> tuple:
                          f"{prod} (in {describe_node(node)})") from None
 
 
+def _shapes_same(node: Apply, shapes: list[tuple]) -> tuple:
+    """Softmax/LogSoftmax/CumOp: the input's shape."""
+    return tuple(shapes[0])
+
+
+def _shapes_argext(node: Apply, shapes: list[tuple]) -> tuple:
+    """Argmax/Argmin: the other axes (none for axis=None); an empty slice raises as in NumPy."""
+    (shp,) = shapes
+    axis = node.op.axis
+    if int(np.prod(shp if axis is None else shp[axis])) == 0:
+        name = "argmax" if isinstance(node.op, red.Argmax) else "argmin"
+        raise ValueError(f"attempt to get {name} of an empty sequence (in {describe_node(node)})")
+    return () if axis is None else tuple(s for d, s in enumerate(shp) if d != axis)
+
+
+def _shapes_join(node: Apply, shapes: list[tuple]) -> tuple:
+    """Join: NumPy's concatenate shape rule (other axes must match exactly)."""
+    axis, first = node.op.axis, shapes[0]
+    for k, s in enumerate(shapes[1:], 1):
+        for d, (a, b) in enumerate(zip(first, s)):
+            if d != axis and a != b:
+                raise ValueError(f"all the input array dimensions except for the concatenation axis must "
+                                 f"match exactly, but along dimension {d}, the array at index 0 has size "
+                                 f"{a} and the array at index {k} has size {b} (in {describe_node(node)})")
+    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
+
+
 def _shape_rule(node: Apply):
     """The run-time output-shape rule of a kernel node (outputs are allocated before the call)."""
     from kiln.rewrites.blas_ops import Gemm, Gemv
     from kiln.tensor.blas import Dot, MatMul
+    from kiln.tensor.extra_ops import CumOp
+    from kiln.tensor.join import Join
+    from kiln.tensor.special import LogSoftmax, Softmax
 
     if isinstance(node.op, Elemwise):
         return _shapes_elemwise
@@ -146,6 +177,12 @@ def _shape_rule(node: Apply):
         return _shapes_product
     if isinstance(node.op, (Gemm, Gemv)):
         return _shapes_gemm
+    if isinstance(node.op, (Softmax, LogSoftmax, CumOp)):
+        return _shapes_same
+    if isinstance(node.op, (red.Argmax, red.Argmin)):
+        return _shapes_argext
+    if isinstance(node.op, Join):
+        return _shapes_join
     return _shapes_reduce
 
 
@@ -174,9 +211,10 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
     """Split nodes into segments ("s": kernels and views) and python nodes ("p").
 
     Views run before the segment's native call, on buffers not yet filled, so a view must
-    never copy: a DimShuffle never does; a Reshape is a view of a C-contiguous buffer
-    (what the segment allocates) or of data computed before the segment, but its input
-    must not be a transposed view of a pending buffer, and its shape must be known.
+    never copy: a DimShuffle never does, nor does a basic Subtensor (unless 0-d); a Reshape
+    is a view of a C-contiguous buffer (what the segment allocates) or of data computed
+    before the segment, but its input must not be a transposed view of a pending buffer,
+    and its shape must be known.
     """
     groups: list[tuple[str, list[Apply]]] = []
     pending: dict[Variable, str] = {}   # computed inside the open segment: "c" contiguous, "v" a view
@@ -190,6 +228,12 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
         elif isinstance(node.op, DimShuffle):
             kind = "v"
         elif isinstance(node.op, Reshape) and pending.get(node.inputs[0]) != "v" and node.inputs[1] not in pending:
+            kind = "v"
+        elif isinstance(node.op, Subtensor) and not any(i in pending for i in node.inputs[1:]) and not (
+                node.inputs[0] in pending and node.outputs[0].type.ndim == 0):
+            # basic indexing is a NumPy view (bounds checked by NumPy: IndexError); its index
+            # scalars must be known before the call, and a 0-d result of a pending buffer
+            # would be a copy of unfilled memory
             kind = "v"
         else:
             kind = "p"

@@ -9,13 +9,16 @@ from __future__ import annotations
 from typing import Callable
 
 from kiln.graph.basic import Apply, Variable
-from kiln.linkers.c.ir import LoopKernel, MatMulKernel, Operand, ReduceKernel
+from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, Operand, ReduceKernel, SliceKernel
 from kiln.linkers.c.scalar_c import scalar_c_block
 from kiln.linkers.c.types import CTYPE, supported
 from kiln.tensor import reduction as red
 from kiln.rewrites.blas_ops import Gemm, Gemv
 from kiln.tensor.blas import Dot, MatMul
 from kiln.tensor.elemwise import Elemwise
+from kiln.tensor.extra_ops import CumOp
+from kiln.tensor.join import Join
+from kiln.tensor.special import LogSoftmax, Softmax
 from kiln.tensor.type import TensorType
 
 __all__ = ["LOWERINGS", "lower_node", "MAXDIM"]
@@ -79,8 +82,51 @@ def _lower_product(node: Apply, buf: Callable[[Variable], int]) -> MatMulKernel 
                         Operand(buf(beta), dt))
 
 
+def _lower_softmax(node: Apply, buf: Callable[[Variable], int]) -> SliceKernel | None:
+    """Softmax/LogSoftmax over any axes, float32/float64 output (float16 stays on perform)."""
+    (x,), (out,) = node.inputs, node.outputs
+    if not (_tensor_ok(x) and _tensor_ok(out)) or out.type.dtype not in ("float32", "float64"):
+        return None
+    kind = "softmax" if isinstance(node.op, Softmax) else "log_softmax"
+    return SliceKernel(str(node.op), kind, Operand(buf(x), x.type.dtype), Operand(buf(out), out.type.dtype),
+                       x.type.ndim, tuple(node.op.axis) if x.type.ndim else ())
+
+
+def _lower_argext(node: Apply, buf: Callable[[Variable], int]) -> SliceKernel | None:
+    """Argmax/Argmin along one axis or over the flattened input (axis None)."""
+    (x,), (out,) = node.inputs, node.outputs
+    if not (_tensor_ok(x) and _tensor_ok(out)):
+        return None
+    axes = tuple(range(x.type.ndim)) if node.op.axis is None else (node.op.axis,)
+    kind = "argmax" if isinstance(node.op, red.Argmax) else "argmin"
+    return SliceKernel(str(node.op), kind, Operand(buf(x), x.type.dtype), Operand(buf(out), out.type.dtype),
+                       x.type.ndim, axes)
+
+
+def _lower_join(node: Apply, buf: Callable[[Variable], int]) -> JoinKernel | None:
+    """Join(axis) of inputs already cast to the output dtype (make_node casts them)."""
+    out = node.outputs[0]
+    if not all(_tensor_ok(v) and v.type.dtype == out.type.dtype for v in (*node.inputs, out)):
+        return None
+    return JoinKernel(str(node.op), Operand(buf(out), out.type.dtype),
+                      tuple(Operand(buf(v), v.type.dtype) for v in node.inputs), out.type.ndim, node.op.axis)
+
+
+def _lower_cumop(node: Apply, buf: Callable[[Variable], int]) -> SliceKernel | None:
+    """CumOp (cumsum/cumprod) along its axis, accumulating in the output dtype."""
+    (x,), (out,) = node.inputs, node.outputs
+    if not (_tensor_ok(x) and _tensor_ok(out)) or out.type.dtype == "bool":
+        return None
+    kind = "cumsum" if node.op.mode == "add" else "cumprod"
+    return SliceKernel(str(node.op), kind, Operand(buf(x), x.type.dtype), Operand(buf(out), out.type.dtype),
+                       x.type.ndim, (node.op.axis,))
+
+
 LOWERINGS: dict[type, Lowering] = {Elemwise: _lower_elemwise, Dot: _lower_product, MatMul: _lower_product,
-                                   Gemm: _lower_product, Gemv: _lower_product}
+                                   Gemm: _lower_product, Gemv: _lower_product,
+                                   Softmax: _lower_softmax, LogSoftmax: _lower_softmax,
+                                   red.Argmax: _lower_argext, red.Argmin: _lower_argext, Join: _lower_join,
+                                   CumOp: _lower_cumop}
 LOWERINGS.update({cls: _lower_reduce for cls in _REDUCE_KIND})
 
 

@@ -6,8 +6,9 @@ from pathlib import Path
 from string import Template
 from typing import Callable
 
-from kiln.linkers.c.ir import LoopKernel, MatMulKernel, ReduceKernel, Segment
+from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, ReduceKernel, Segment, SliceKernel
 from kiln.linkers.c.render_blas import render_matmul
+from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
 
 __all__ = ["render_segment", "RENDERERS", "template"]
@@ -101,7 +102,8 @@ def _render_reduce(k: ReduceKernel, name: str) -> str:
 
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
 RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce,
-                                   MatMulKernel: render_matmul}
+                                   MatMulKernel: render_matmul, SliceKernel: render_slice,
+                                   JoinKernel: render_join}
 #: kernel IR classes whose C needs a support template (included once per module)
 SUPPORT: dict[type, str] = {MatMulKernel: "blas.c"}
 
