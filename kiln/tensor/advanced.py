@@ -487,8 +487,9 @@ def parse_advanced(x: Variable, items: Sequence[Any]) -> tuple[tuple, list]:
         else:
             entries.append(ADV)
             inputs.append(i)
-    # trailing full slices are implicit
-    while entries and entries[-1] == (False, False, False):
+    # trailing full slices are implicit, unless a zero-width Ellipsis is kept: NumPy would then
+    # stretch it over the dropped axes and move the indices before it
+    while entries and entries[-1] == (False, False, False) and ELLIPSIS not in entries:
         entries.pop()
     return tuple(entries), inputs
 

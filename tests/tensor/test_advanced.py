@@ -327,3 +327,19 @@ def test_docstring_examples_run(name):
         obj = getattr(mod, attr)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             assert obj.__doc__, f"{name}.{attr} has no docstring"
+
+
+@pytest.mark.parametrize("shape, idx", [
+    ((1, 0), (Ellipsis, np.array([0]), slice(None))),
+    ((0, 1), (Ellipsis, np.array([], dtype=np.int64), slice(None))),
+    ((2, 3), (Ellipsis, np.array([1, 0]), slice(None))),
+    ((2, 3, 4), (slice(None), Ellipsis, np.array([2, 0]), slice(None))),
+])
+def test_zero_width_ellipsis_keeps_trailing_slices(shape, idx):
+    # found by the property test: dropping the trailing ':' let NumPy stretch the Ellipsis over
+    # it, which moved the integer index to the last axis
+    xv = np.arange(int(np.prod(shape)), dtype=float).reshape(shape)
+    x = kt.tensor("x", dtype="float64", shape=(None,) * len(shape))
+    got = kiln.function([x], x[idx], mode=kiln.Mode(linker="py"))(xv)
+    assert got.shape == xv[idx].shape
+    np.testing.assert_array_equal(got, xv[idx])
