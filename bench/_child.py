@@ -9,7 +9,8 @@ for an earlier measurement can influence this one.
   reports the time per call of each batch.
 - metric "compile": time building the function plus its first call (imports excluded and
   reported separately).
-Both check the result against the NumPy reference.
+Both record the process's peak memory (max RSS) and then check the first result against the NumPy
+reference, computed last so that its temporaries do not count in the peer's peak.
 """
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ def main(argv: list[str] | None = None) -> dict:
     workload, peer = get(args.workload), get_peer(args.peer)
     rng = np.random.default_rng(args.seed)
     arrays = workload.make_inputs(rng)
-    expected = workload.builders["numpy"]()(*arrays)
 
     t0 = time.perf_counter()
     peer.setup()
@@ -51,9 +51,10 @@ def main(argv: list[str] | None = None) -> dict:
     fn = build()
     first = peer.sync(fn(*inputs))
     compile_s, compile_cpu_s = time.perf_counter() - t0, cpu_now() - c0
-    check(workload, peer, first, expected)
+    first = peer.to_numpy(first)  # a copy where the framework reuses its output buffers
     if args.metric == "compile":
-        record.update(samples=[compile_s], cpu_samples=[compile_cpu_s])
+        record.update(samples=[compile_s], cpu_samples=[compile_cpu_s], maxrss_bytes=maxrss_bytes())
+        check(workload, peer, first, reference(workload, arrays))
         return record
 
     for _ in range(3):
@@ -66,8 +67,26 @@ def main(argv: list[str] | None = None) -> dict:
         number *= 2 if elapsed * 8 >= args.min_batch_s else 8
     batches = [(elapsed, cpu)] + [time_batch(fn, inputs, peer, number) for _ in range(args.repeats - 1)]
     record.update(samples=[w / number for w, _ in batches], cpu_samples=[c / number for _, c in batches],
-                  number=number)
+                  number=number, maxrss_bytes=maxrss_bytes())
+    # the reference is computed last, so its temporaries do not count in the peer's peak memory
+    check(workload, peer, first, reference(workload, arrays))
     return record
+
+
+def reference(workload, arrays: tuple):
+    """NumPy's result (the reference), copied so later calls cannot change it."""
+    out = workload.builders["numpy"]()(*arrays)
+    if isinstance(out, (list, tuple)):
+        return [np.array(o, copy=True) for o in out]
+    return np.array(out, copy=True)
+
+
+def maxrss_bytes() -> int:
+    """Peak resident memory of this process so far (imports, inputs, the function and its calls)."""
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)  # bytes on macOS, KiB on Linux
 
 
 def cpu_now() -> float:
@@ -99,7 +118,7 @@ def time_batch(fn, inputs, peer, number: int) -> tuple[float, float]:
 
 
 def check(workload, peer, result, expected) -> None:
-    got = peer.to_numpy(result)
+    got = result
     if isinstance(expected, (list, tuple)):
         pairs = list(zip(got, expected))
     else:
