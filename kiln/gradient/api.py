@@ -37,6 +37,21 @@ def _check_vars(vs: Sequence[Any], who: str, what: str) -> list[Variable]:
     return out
 
 
+def _paired_points(who: str, vs: list, eps: list, plural: str, singular: str,
+                   entry: str) -> tuple[list, list]:
+    """Check that `eps` gives one eval point per variable of `vs`, with the same ndim."""
+    from kiln.tensor.basic import as_tensor_variable
+
+    if len(vs) != len(eps):
+        raise ValueError(f"{who}: {len(vs)} {plural} but {len(eps)} eval_points")
+    vs = _check_vars(vs, who, entry)
+    eps = [as_tensor_variable(e) for e in eps]
+    for v, e in zip(vs, eps):
+        if e.ndim != v.type.ndim:
+            raise ValueError(f"{who}: eval point {e} has {e.ndim} dims but {singular} {v} has {v.type.ndim}")
+    return vs, eps
+
+
 def _float_zeros(w: Variable):
     from kiln.configuration import config
     from kiln.tensor.creation import zeros_like
@@ -192,19 +207,11 @@ def Lop(f: Any, wrt: Any, eval_points: Any, consider_constant: Sequence[Variable
     >>> Lop(x ** 2, x, v).eval({x: np.array([1.0, 3.0]), v: np.array([1.0, 1.0])})
     array([2., 6.])
     """
-    from kiln.tensor.basic import as_tensor_variable
-
     return_disconnected = _norm_rd(return_disconnected)
     _check_opts("Lop", disconnected_inputs, return_disconnected)
     fs, _ = _as_list(f, "Lop")
     eps, _ = _as_list(eval_points, "Lop")
-    if len(fs) != len(eps):
-        raise ValueError(f"Lop: {len(fs)} outputs but {len(eps)} eval_points")
-    fs = _check_vars(fs, "Lop", "output")
-    eps = [as_tensor_variable(e) for e in eps]
-    for o, e in zip(fs, eps):
-        if e.ndim != o.type.ndim:
-            raise ValueError(f"Lop: eval point {e} has {e.ndim} dims but output {o} has {o.type.ndim}")
+    fs, eps = _paired_points("Lop", fs, eps, "outputs", "output", "output")
     wrt_list, rebuild = _as_list(wrt, "Lop")
     wrt_list = _check_vars(wrt_list, "Lop", "wrt entry")
     res, connected, nulls = _reverse(fs, eps, wrt_list, consider_constant or ())
@@ -225,21 +232,13 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise",
     >>> Rop(kt.sin(x), x, v).eval({x: np.array([0.0]), v: np.array([2.0])})
     array([2.])
     """
-    from kiln.tensor.basic import as_tensor_variable
-
     return_disconnected = _norm_rd(return_disconnected)
     _check_opts("Rop", disconnected_outputs, return_disconnected)
     fs, rebuild = _as_list(f, "Rop")
     fs = _check_vars(fs, "Rop", "output")
     wrt_list, _ = _as_list(wrt, "Rop")
     eps, _ = _as_list(eval_points, "Rop")
-    if len(wrt_list) != len(eps):
-        raise ValueError(f"Rop: {len(wrt_list)} wrt variables but {len(eps)} eval_points")
-    wrt_list = _check_vars(wrt_list, "Rop", "wrt entry")
-    eps = [as_tensor_variable(e) for e in eps]
-    for w, e in zip(wrt_list, eps):
-        if e.ndim != w.type.ndim:
-            raise ValueError(f"Rop: eval point {e} has {e.ndim} dims but wrt {w} has {w.type.ndim}")
+    wrt_list, eps = _paired_points("Rop", wrt_list, eps, "wrt variables", "wrt", "wrt entry")
     st = push_tangents(fs, wrt_list, eps)
     out = []
     for k, o in enumerate(fs):
