@@ -5,9 +5,6 @@
 #include <string.h>
 #include <limits.h>
 
-#define KILN_ENOMEM 4   /* a temporary buffer could not be allocated */
-#define KILN_EBIG 5     /* a dimension does not fit BLAS's 32-bit integers */
-
 typedef void (*kiln_gemm_float32_t)(char *, char *, int *, int *, int *, float *, float *, int *, float *,
                                     int *, float *, float *, int *);
 typedef void (*kiln_gemm_float64_t)(char *, char *, int *, int *, int *, double *, double *, int *, double *,

@@ -48,6 +48,9 @@ static inline void kiln_chunk(int64_t n, int t, int nt, int64_t mask, int64_t *l
 #define KILN_ESHAPE 1   /* operand shapes do not match the iteration shape */
 #define KILN_EDTYPE 2   /* a descriptor's ndim or dtype differs from the compiled one */
 #define KILN_ELAYOUT 3  /* an output buffer is not C-contiguous */
+#define KILN_ENOMEM 4   /* a temporary buffer could not be allocated */
+#define KILN_EBIG 5     /* a dimension does not fit BLAS's 32-bit integers */
+#define KILN_EINDEX 6   /* an index is out of bounds (IndexError) */
 #define KILN_LANES 16   /* independent partial results in inner-axis reductions */
 
 typedef struct {

@@ -22,6 +22,7 @@ from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.fg import FunctionGraph
 from kiln.linkers.c.ir import Segment
 from kiln.linkers.c.lower import lower_node
+from kiln.linkers.c.shapes import output_shape, value_inputs
 from kiln.linkers.python import PythonLinker, describe_node
 from kiln.tensor import reduction as red
 from kiln.tensor.elemwise import DimShuffle, Elemwise
@@ -89,103 +90,6 @@ def graph_key(fgraph: FunctionGraph, order: Sequence[Apply], extra: str = "") ->
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:40]
 
 
-def _shapes_elemwise(node: Apply, shapes: list[tuple]) -> tuple:
-    first = shapes[0]
-    if all(s == first for s in shapes):   # the common case, without NumPy's overhead
-        return first
-    try:
-        return np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError(f"{node.op}: input shapes {', '.join(map(str, shapes))} do not broadcast "
-                         f"(in {describe_node(node)})") from None
-
-
-def _shapes_reduce(node: Apply, shapes: list[tuple]) -> tuple:
-    (shp,) = shapes
-    axes = node.op.axis
-    if isinstance(node.op, (red.Max, red.Min)) and int(np.prod([shp[a] for a in axes])) == 0:
-        raise ValueError(f"zero-size array to reduction operation {type(node.op).__name__.lower()}imum "
-                         f"which has no identity (in {describe_node(node)})")
-    return tuple(s for d, s in enumerate(shp) if d not in axes)
-
-
-def _shapes_product(node: Apply, shapes: list[tuple]) -> tuple:
-    """Dot/MatMul: NumPy's matmul shape rule (for 1-d/2-d operands dot's is the same)."""
-    xs, ys = shapes
-    px = xs if len(xs) > 1 else (1,) + xs
-    py = ys if len(ys) > 1 else ys + (1,)
-    if px[-1] != py[-2]:
-        raise ValueError(f"{node.op}: shapes {xs} and {ys} not aligned: {px[-1]} (dim {len(xs) - 1}) != "
-                         f"{py[-2]} (dim {max(len(ys) - 2, 0)}) (in {describe_node(node)})")
-    try:
-        batch = np.broadcast_shapes(px[:-2], py[:-2])
-    except ValueError:
-        raise ValueError(f"{node.op}: batch shapes of {xs} and {ys} do not broadcast "
-                         f"(in {describe_node(node)})") from None
-    return batch + ((px[-2],) if len(xs) > 1 else ()) + ((py[-1],) if len(ys) > 1 else ())
-
-
-def _shapes_gemm(node: Apply, shapes: list[tuple]) -> tuple:
-    """Gemm/Gemv: the product's shape broadcast with the added term's."""
-    cs, _, xs, ys, _ = shapes
-    prod = _shapes_product(node, [xs, ys])
-    try:
-        return np.broadcast_shapes(prod, cs)
-    except ValueError:
-        raise ValueError(f"{node.op}: the added term's shape {cs} does not broadcast to the product's "
-                         f"{prod} (in {describe_node(node)})") from None
-
-
-def _shapes_same(node: Apply, shapes: list[tuple]) -> tuple:
-    """Softmax/LogSoftmax/CumOp: the input's shape."""
-    return tuple(shapes[0])
-
-
-def _shapes_argext(node: Apply, shapes: list[tuple]) -> tuple:
-    """Argmax/Argmin: the other axes (none for axis=None); an empty slice raises as in NumPy."""
-    (shp,) = shapes
-    axis = node.op.axis
-    if int(np.prod(shp if axis is None else shp[axis])) == 0:
-        name = "argmax" if isinstance(node.op, red.Argmax) else "argmin"
-        raise ValueError(f"attempt to get {name} of an empty sequence (in {describe_node(node)})")
-    return () if axis is None else tuple(s for d, s in enumerate(shp) if d != axis)
-
-
-def _shapes_join(node: Apply, shapes: list[tuple]) -> tuple:
-    """Join: NumPy's concatenate shape rule (other axes must match exactly)."""
-    axis, first = node.op.axis, shapes[0]
-    for k, s in enumerate(shapes[1:], 1):
-        for d, (a, b) in enumerate(zip(first, s)):
-            if d != axis and a != b:
-                raise ValueError(f"all the input array dimensions except for the concatenation axis must "
-                                 f"match exactly, but along dimension {d}, the array at index 0 has size "
-                                 f"{a} and the array at index {k} has size {b} (in {describe_node(node)})")
-    return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
-
-
-def _shape_rule(node: Apply):
-    """The run-time output-shape rule of a kernel node (outputs are allocated before the call)."""
-    from kiln.rewrites.blas_ops import Gemm, Gemv
-    from kiln.tensor.blas import Dot, MatMul
-    from kiln.tensor.extra_ops import CumOp
-    from kiln.tensor.join import Join
-    from kiln.tensor.special import LogSoftmax, Softmax
-
-    if isinstance(node.op, Elemwise):
-        return _shapes_elemwise
-    if isinstance(node.op, (Dot, MatMul)):
-        return _shapes_product
-    if isinstance(node.op, (Gemm, Gemv)):
-        return _shapes_gemm
-    if isinstance(node.op, (Softmax, LogSoftmax, CumOp)):
-        return _shapes_same
-    if isinstance(node.op, (red.Argmax, red.Argmin)):
-        return _shapes_argext
-    if isinstance(node.op, Join):
-        return _shapes_join
-    return _shapes_reduce
-
-
 def _rule_names(node: Apply) -> str:
     """Which lowering and scalar C rules (by qualified name) apply to `node`, for the index key."""
     from kiln.linkers.c.lower import LOWERINGS
@@ -241,6 +145,10 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
             close()
             groups.append(("p", [node]))
             continue
+        if kind == "k" and any(node.inputs[i] in pending for i in value_inputs(node)):
+            # its output shape comes from a value the open segment has not computed yet
+            close()
+            groups.append(("s", []))
         if not groups or groups[-1][0] != "s":
             close()
             groups.append(("s", []))
@@ -353,8 +261,7 @@ class CLinker:
             if k is None:   # a DimShuffle or Reshape: a view built before the native call
                 plan.prep.append(("v", n, ins, outs, None))
                 continue
-            shape_fn = _shape_rule(n)
-            plan.prep.append(("a", n, ins, outs, ([v.type.dtype for v in n.outputs], shape_fn)))
+            plan.prep.append(("a", n, ins, outs, [v.type.dtype for v in n.outputs]))
             kernels.append(k)
             plan.kernel_nodes.append(n)
         return plan, Segment(plan.label, tuple(buf_types), tuple(kernels))
@@ -396,13 +303,13 @@ def _run_segment(plan: _SegPlan, storage: list) -> None:
             node.op.perform(node, [storage[i] for i in ins], cells)
             storage[outs[0]] = cells[0][0]
             continue
-        dtypes, shape_fn = extra
+        args = [storage[i] for i in ins]
         try:
-            shape = shape_fn(node, [np.shape(storage[i]) for i in ins])
-        except ValueError as e:   # the same note as the python linker's
-            e.add_note(f"kiln: while computing {describe_node(node, [storage[i] for i in ins])}")
+            shape = output_shape(node, args)
+        except (ValueError, IndexError) as e:   # the same note as the python linker's
+            e.add_note(f"kiln: while computing {describe_node(node, args)}")
             raise
-        for s, dt in zip(outs, dtypes):
+        for s, dt in zip(outs, extra):
             storage[s] = np.empty(shape, dtype=dt)
     rc, failed = plan.module([storage[s] for s in plan.buf_slots])
     if rc:
@@ -410,14 +317,14 @@ def _run_segment(plan: _SegPlan, storage: list) -> None:
 
 
 def _raise_native_error(plan: _SegPlan, storage: list, rc: int, failed: int) -> None:
-    from kiln.linkers.c.runtime import ERROR_NAMES
+    from kiln.linkers.c.runtime import ERRORS
 
-    what = ERROR_NAMES.get(rc, f"error {rc}")
+    cls, what = ERRORS.get(rc, (ValueError, f"error {rc}"))
     if 0 <= failed < len(plan.kernel_nodes):
         node = plan.kernel_nodes[failed]
         ins = next(p[2] for p in plan.prep if p[1] is node)
         where = describe_node(node, [storage[i] for i in ins])
-        e = ValueError(f"kiln C linker: {what} in {where}")
+        e = cls(f"kiln C linker: {what} in {where}")
         e.add_note(f"kiln: while computing {where}")
         raise e
     raise TypeError(f"kiln C linker: {what} (buffer {-1 - failed} of segment [{plan.label}])")

@@ -17,7 +17,7 @@ import numpy as np
 from kiln.linkers.c.lower import MAXDIM
 from kiln.linkers.c.types import DTYPE_CODE
 
-__all__ = ["DESC_DTYPE", "CModule", "descriptors", "ERROR_NAMES"]
+__all__ = ["DESC_DTYPE", "CModule", "descriptors", "ERRORS"]
 
 DESC_DTYPE = np.dtype([("data", np.uintp), ("ndim", np.int64), ("dtype", np.int64),
                        ("shape", np.int64, (MAXDIM,)), ("strides", np.int64, (MAXDIM,))])
@@ -25,9 +25,13 @@ _PAD = [(0,) * (MAXDIM - n) for n in range(MAXDIM + 1)]
 #: keyed by dtype object (fast hash); non-native byte orders are absent, so they are refused
 _CODE = {np.dtype(d): c for d, c in DTYPE_CODE.items()}
 _NWORDS = DESC_DTYPE.itemsize // 8
-ERROR_NAMES = {1: "operand shapes do not match", 2: "buffer ndim/dtype differs from the compiled module",
-               3: "output buffer is not C-contiguous", 4: "out of memory for a temporary buffer",
-               5: "a dimension is too large for BLAS (32-bit integers)"}
+#: a module's error code (KILN_E* in kiln_prelude.h) -> (exception class, message)
+ERRORS = {1: (ValueError, "operand shapes do not match"),
+          2: (TypeError, "buffer ndim/dtype differs from the compiled module"),
+          3: (ValueError, "output buffer is not C-contiguous"),
+          4: (MemoryError, "out of memory for a temporary buffer"),
+          5: (ValueError, "a dimension is too large for BLAS (32-bit integers)"),
+          6: (IndexError, "index out of bounds")}
 
 _BLAS_NAMES = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot")
 
