@@ -261,7 +261,10 @@ class CLinker:
             if k is None:   # a DimShuffle or Reshape: a view built before the native call
                 plan.prep.append(("v", n, ins, outs, None))
                 continue
-            plan.prep.append(("a", n, ins, outs, [v.type.dtype for v in n.outputs]))
+            # an op that destroys an input (an in-place variant) writes its output there
+            dm = getattr(n.op, "destroy_map", None) or {}
+            alias = [ins[dm[k][0]] if dm.get(k) else None for k in range(len(outs))]
+            plan.prep.append(("a", n, ins, outs, ([v.type.dtype for v in n.outputs], alias)))
             kernels.append(k)
             plan.kernel_nodes.append(n)
         return plan, Segment(plan.label, tuple(buf_types), tuple(kernels))
@@ -309,8 +312,13 @@ def _run_segment(plan: _SegPlan, storage: list) -> None:
         except (ValueError, IndexError) as e:   # the same note as the python linker's
             e.add_note(f"kiln: while computing {describe_node(node, args)}")
             raise
-        for s, dt in zip(outs, extra):
-            storage[s] = np.empty(shape, dtype=dt)
+        for s, dt, src in zip(outs, *extra):
+            a = None if src is None else storage[src]
+            if (a is not None and type(a) is np.ndarray and a.flags.writeable and a.dtype == dt
+                    and a.shape == shape):
+                storage[s] = a   # kernels see the same data pointer in both operands
+            else:
+                storage[s] = np.empty(shape, dtype=dt)
     rc, failed = plan.module([storage[s] for s in plan.buf_slots])
     if rc:
         _raise_native_error(plan, storage, rc, failed)
