@@ -7,7 +7,7 @@ scipy.special (computed in float32 at least, then cast back, for float16).
 from __future__ import annotations
 
 import numpy as np
-import scipy.special as sps
+from kiln._lazy import scipy_function, scipy_module
 
 from kiln.scalar.basic import ScalarOp
 from kiln.scalar import dtypes
@@ -203,7 +203,7 @@ class ArcTanh(UnaryScalarOp):
 
 # -- special functions (scipy.special) --------------------------------------------
 class Sigmoid(UnaryScalarOp):
-    nfunc = staticmethod(sps.expit); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "expit")); out_rule = "float"
 
 
 class Softplus(UnaryScalarOp):
@@ -216,27 +216,27 @@ class Softplus(UnaryScalarOp):
 
 
 class Erf(UnaryScalarOp):
-    nfunc = staticmethod(sps.erf); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erf")); out_rule = "float"
 
 
 class Erfc(UnaryScalarOp):
-    nfunc = staticmethod(sps.erfc); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erfc")); out_rule = "float"
 
 
 class Erfinv(UnaryScalarOp):
-    nfunc = staticmethod(sps.erfinv); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erfinv")); out_rule = "float"
 
 
 class Gamma(UnaryScalarOp):
-    nfunc = staticmethod(sps.gamma); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "gamma")); out_rule = "float"
 
 
 class GammaLn(UnaryScalarOp):
-    nfunc = staticmethod(sps.gammaln); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "gammaln")); out_rule = "float"
 
 
 class Psi(UnaryScalarOp):
-    nfunc = staticmethod(sps.psi); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "psi")); out_rule = "float"
 
 
 # -- rounding ---------------------------------------------------------------------

@@ -17,9 +17,11 @@ array([0., 0.])
 """
 from __future__ import annotations
 
-import numpy as np
-import scipy.special as sps
+import functools
 
+import numpy as np
+
+from kiln._lazy import scipy_function, scipy_module
 from kiln.scalar.math import BinaryScalarOp, UnaryScalarOp
 
 __all__ = ["Log1mexp", "XLogY", "XLog1py", "BetaLn", "Beta", "GammaInc", "GammaIncC", "GammaIncDa", "Erfcx", "I0",
@@ -43,38 +45,38 @@ class Log1mexp(UnaryScalarOp):
 class XLogY(BinaryScalarOp):
     """x * log(y), 0 where x == 0 (scipy.special.xlogy).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.xlogy)
+    nfunc = staticmethod(scipy_function("special", "xlogy"))
 
 
 class XLog1py(BinaryScalarOp):
     """x * log1p(y), 0 where x == 0 (scipy.special.xlog1py).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.xlog1py)
+    nfunc = staticmethod(scipy_function("special", "xlog1py"))
 
 
 class BetaLn(BinaryScalarOp):
     """log|B(a, b)| (scipy.special.betaln).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.betaln)
+    nfunc = staticmethod(scipy_function("special", "betaln"))
 
 
 class Beta(BinaryScalarOp):
     """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b) (scipy.special.beta).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.beta)
+    nfunc = staticmethod(scipy_function("special", "beta"))
 
 
 class GammaInc(BinaryScalarOp):
     """Regularized lower incomplete gamma P(a, x) (scipy.special.gammainc).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.gammainc)
+    nfunc = staticmethod(scipy_function("special", "gammainc"))
 
 
 class GammaIncC(BinaryScalarOp):
     """Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x) (scipy.special.gammaincc).
     C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.gammaincc)
+    nfunc = staticmethod(scipy_function("special", "gammaincc"))
 
 
 def _gammainc_da(a: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -99,7 +101,7 @@ def _gammainc_da(a: np.ndarray, x: np.ndarray) -> np.ndarray:
         total = np.zeros_like(aa)
         for k in range(100_000):
             ak = aa + k
-            term = np.exp(ak * lx - xx - sps.gammaln(ak + 1)) * (lx - sps.psi(ak + 1))
+            term = np.exp(ak * lx - xx - scipy_module("special").gammaln(ak + 1)) * (lx - scipy_module("special").psi(ak + 1))
             total += term
             # the ratio of consecutive terms is about x / (a + k + 1) < 1: stop when negligible
             if np.all(np.abs(term) <= 1e-17 * np.abs(total)) and k > 2:
@@ -108,19 +110,22 @@ def _gammainc_da(a: np.ndarray, x: np.ndarray) -> np.ndarray:
     cf = ok & (x >= a + 1 + np.sqrt(a))
     if cf.any():
         aa, xx = a[cf][:, None], x[cf][:, None]
-        u, w = _LAGUERRE
+        u, w = _laguerre()
         r = 1.0 - (aa - 1.0) / xx
         sn = u / r
         h = (aa - 1.0) * (np.log1p(sn / xx) - sn / xx)
         lxs = np.log(xx + sn)
-        pre = np.exp(-xx + (aa - 1.0) * np.log(xx) - sps.gammaln(aa)) / r
+        pre = np.exp(-xx + (aa - 1.0) * np.log(xx) - scipy_module("special").gammaln(aa)) / r
         # dQ/da = int_x^inf t^(a-1) e^-t (log t - psi(a)) dt / Gamma(a)
-        dq = pre[:, 0] * np.sum(w * np.exp(h) * (lxs - sps.psi(aa)), axis=1)
+        dq = pre[:, 0] * np.sum(w * np.exp(h) * (lxs - scipy_module("special").psi(aa)), axis=1)
         out[cf] = -dq
     return out
 
 
-_LAGUERRE = np.polynomial.laguerre.laggauss(120)
+@functools.cache
+def _laguerre() -> tuple[np.ndarray, np.ndarray]:
+    """120-point Gauss-Laguerre nodes and weights (computed on first use: an eigenproblem)."""
+    return np.polynomial.laguerre.laggauss(120)
 
 
 class GammaIncDa(BinaryScalarOp):
@@ -137,19 +142,19 @@ class Erfcx(UnaryScalarOp):
     """Scaled complementary error function exp(x**2) erfc(x) (scipy.special.erfcx).
     C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.erfcx)
+    nfunc = staticmethod(scipy_function("special", "erfcx"))
 
 
 class I0(UnaryScalarOp):
     """Modified Bessel function of the first kind, order 0 (scipy.special.i0).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.i0)
+    nfunc = staticmethod(scipy_function("special", "i0"))
 
 
 class I1(UnaryScalarOp):
     """Modified Bessel function of the first kind, order 1 (scipy.special.i1).  C: not yet (perform)."""
     out_rule = "float"
-    nfunc = staticmethod(sps.i1)
+    nfunc = staticmethod(scipy_function("special", "i1"))
 
 
 class Polygamma(BinaryScalarOp):
@@ -169,7 +174,7 @@ class Polygamma(BinaryScalarOp):
         n = np.asarray(n)
         if n.size and np.any(n < 0):
             raise ValueError(f"polygamma: the order n must be >= 0, got {n.min()}")
-        return sps.polygamma(n, x)
+        return scipy_module("special").polygamma(n, x)
 
 
 log1mexp, xlogy, xlog1py, betaln, beta = Log1mexp(), XLogY(), XLog1py(), BetaLn(), Beta()

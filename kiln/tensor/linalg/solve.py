@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
+from kiln._lazy import scipy_function, scipy_module
 
 from kiln.graph.basic import Apply
 from kiln.tensor.basic import as_tensor_variable, describe
@@ -100,7 +100,7 @@ class Solve(_LinalgOp):
             if core == 1 and b.ndim > 1:      # a stack of vectors: NumPy 2 needs them as columns
                 return np.linalg.solve(a, b[..., None])[..., 0]
             return np.linalg.solve(a, b)
-        return batched(lambda a1, b1: sla.solve(a1, b1, assume_a=self.assume_a, lower=self.lower),
+        return batched(lambda a1, b1: scipy_module("linalg").solve(a1, b1, assume_a=self.assume_a, lower=self.lower),
                        [a, b], [2, core], 1)[0]
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -132,7 +132,7 @@ class SolveTriangular(_LinalgOp):
         dt = node.outputs[0].type.dtype
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         def fn(a1, b1):
-            return sla.solve_triangular(a1, b1, trans=self.trans, lower=self.lower, unit_diagonal=self.unit_diagonal)
+            return scipy_module("linalg").solve_triangular(a1, b1, trans=self.trans, lower=self.lower, unit_diagonal=self.unit_diagonal)
 
         return batched(fn, [a, b], [2, _core_ndim("solve_triangular", self.b_ndim, b)], 1)[0]
 
