@@ -110,8 +110,10 @@ def float_out_dtype(dtype: str) -> str:
 class ScalarOp(Op):
     """Math of one element.  Subclasses set `nin`, `nout`, `nfunc` and optionally `out_rule`.
 
-    out_rule: "numpy" (ask nfunc), "float" (NumPy's transcendental rule, for functions
-    computed outside NumPy such as scipy.special ones), "bool", or "same" (first input).
+    out_rule: "numpy" (ask nfunc), "float" (NumPy's transcendental rule: int8 -> float16),
+    "scipy" (a scipy.special ufunc's rule: inputs promoted NEP 50-style, then the ufunc's
+    loop for that dtype: float32 stays float32, every other real dtype gives float64),
+    "bool", or "same" (first input).
     """
 
     nin: int = 1            # -1: variadic (add, mul)
@@ -147,6 +149,9 @@ class ScalarOp(Op):
         rule = self.out_rule
         if rule == "float":
             return (float_out_dtype(dtypes.upcast(*in_dtypes)),) * self.nout
+        if rule == "scipy":
+            common = dtypes.upcast(*in_dtypes)
+            return _numpy_out_dtypes(self._dtype_probe(), (common,) * len(in_dtypes))
         if rule == "bool":
             return ("bool",) * self.nout
         if rule == "same":

@@ -203,7 +203,7 @@ class ArcTanh(UnaryScalarOp):
 
 # -- special functions (scipy.special) --------------------------------------------
 class Sigmoid(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "expit")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "expit")); out_rule = "scipy"
 
 
 class Softplus(UnaryScalarOp):
@@ -216,27 +216,27 @@ class Softplus(UnaryScalarOp):
 
 
 class Erf(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "erf")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erf")); out_rule = "scipy"
 
 
 class Erfc(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "erfc")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erfc")); out_rule = "scipy"
 
 
 class Erfinv(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "erfinv")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "erfinv")); out_rule = "scipy"
 
 
 class Gamma(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "gamma")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "gamma")); out_rule = "scipy"
 
 
 class GammaLn(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "gammaln")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "gammaln")); out_rule = "scipy"
 
 
 class Psi(UnaryScalarOp):
-    nfunc = staticmethod(scipy_function("special", "psi")); out_rule = "float"
+    nfunc = staticmethod(scipy_function("special", "psi")); out_rule = "scipy"
 
 
 # -- rounding ---------------------------------------------------------------------

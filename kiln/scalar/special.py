@@ -2,9 +2,10 @@
 gammaincc, erfcx, i0, i1, polygamma.
 
 They are scalar ops (not graphs of existing ones) so that fusion can put them in loop
-kernels and a C backend can render them later.  Each computes with scipy.special, whose
-dtype rule is NumPy's transcendental one (`out_rule = "float"`: int64 -> float64,
-float32 -> float32).  C: not yet (perform) for all of them.
+kernels and a C backend can render them later.  Each computes with scipy.special and
+follows its dtype rule (`out_rule = "scipy"`: float32 -> float32, every other real dtype,
+int8 and float16 included, -> float64); log1mexp is NumPy arithmetic and follows NumPy's
+transcendental rule (int8 -> float16).
 
 Their derivatives live in kiln/gradient/rules/extra.py (checked against SymPy).
 
@@ -44,38 +45,38 @@ class Log1mexp(UnaryScalarOp):
 
 class XLogY(BinaryScalarOp):
     """x * log(y), 0 where x == 0 (scipy.special.xlogy).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "xlogy"))
 
 
 class XLog1py(BinaryScalarOp):
     """x * log1p(y), 0 where x == 0 (scipy.special.xlog1py).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "xlog1py"))
 
 
 class BetaLn(BinaryScalarOp):
     """log|B(a, b)| (scipy.special.betaln).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "betaln"))
 
 
 class Beta(BinaryScalarOp):
     """B(a, b) = Gamma(a) Gamma(b) / Gamma(a + b) (scipy.special.beta).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "beta"))
 
 
 class GammaInc(BinaryScalarOp):
     """Regularized lower incomplete gamma P(a, x) (scipy.special.gammainc).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "gammainc"))
 
 
 class GammaIncC(BinaryScalarOp):
     """Regularized upper incomplete gamma Q(a, x) = 1 - P(a, x) (scipy.special.gammaincc).
     C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "gammaincc"))
 
 
@@ -141,19 +142,19 @@ class GammaIncDa(BinaryScalarOp):
 class Erfcx(UnaryScalarOp):
     """Scaled complementary error function exp(x**2) erfc(x) (scipy.special.erfcx).
     C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "erfcx"))
 
 
 class I0(UnaryScalarOp):
     """Modified Bessel function of the first kind, order 0 (scipy.special.i0).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "i0"))
 
 
 class I1(UnaryScalarOp):
     """Modified Bessel function of the first kind, order 1 (scipy.special.i1).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "i1"))
 
 
@@ -161,7 +162,7 @@ class Polygamma(BinaryScalarOp):
     """polygamma(n, x): the n-th derivative of digamma (scipy.special.polygamma); n is an
     integer input.  The result dtype is SciPy's: NumPy's transcendental rule on both inputs
     (an int64 array n with float32 x gives float64; a Python int n is weak).  C: not yet (perform)."""
-    out_rule = "float"
+    out_rule = "scipy"
 
     def output_dtypes(self, in_dtypes):
         in_dtypes = tuple(in_dtypes)
