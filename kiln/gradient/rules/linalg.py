@@ -28,6 +28,8 @@ from kiln.tensor.linalg.decomp import (
     Det,
     Eigh,
     Eigvalsh,
+    GeneralizedEigh,
+    GeneralizedEigvalsh,
     Lstsq,
     MatrixInverse,
     MatrixPinv,
@@ -185,6 +187,21 @@ def _eigvalsh_jvp(node, tangents):
     _, v = Eigh(node.op.UPLO)(node.inputs[0])
     t = sym_from_triangle(t, node.op.UPLO == "L")
     return [km.sum(v * matmul(t, v), axis=-2)]
+
+
+@register_jvp(GeneralizedEigvalsh)
+def _generalized_eigvalsh_jvp(node, tangents):
+    # a v = w b v with v^T b v = I: dw_i = v_i^T (da - w_i db) v_i
+    ta, tb = tangents
+    a, b = node.inputs
+    w, v = GeneralizedEigh(node.op.lower)(a, b)
+    out = ZERO
+    if not is_zero(ta):
+        out = km.sum(v * matmul(sym_from_triangle(ta, node.op.lower), v), axis=-2)
+    if not is_zero(tb):
+        db = -w * km.sum(v * matmul(sym_from_triangle(tb, node.op.lower), v), axis=-2)
+        out = db if is_zero(out) else out + db
+    return [out]
 
 
 @register_jvp(SVD)

@@ -16,7 +16,7 @@ import numpy as np
 
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
-from kiln.tensor.linalg._util import as_matrix_input, linalg_error, out_dtype
+from kiln.tensor.linalg._util import as_matrix_input, batched, linalg_error, out_dtype
 from kiln.tensor.type import TensorType
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "Det",
     "Eigh",
     "Eigvalsh",
+    "GeneralizedEigh",
+    "GeneralizedEigvalsh",
     "Lstsq",
     "MatrixInverse",
     "MatrixPinv",
@@ -309,6 +311,59 @@ class Eigvalsh(_LinalgOp):
         return [tuple(input_shapes[0])[:-1]]
 
 
+class GeneralizedEigh(_LinalgOp):
+    """scipy.linalg.eigh(a, b, lower=lower): eigenvalues w (ascending) and eigenvectors v of
+    a v = w b v with `a` symmetric and `b` symmetric positive definite, each read from its
+    lower (or upper) triangle; v is b-orthonormal (v^T b v = I).  Stacked matrices broadcast.
+    Derivatives assume distinct eigenvalues.  C: not yet (perform: LAPACK through SciPy)."""
+
+    __props__ = ("lower",)
+
+    def __init__(self, lower: bool = True):
+        self.lower = bool(lower)
+
+    def make_node(self, a, b) -> Apply:
+        from kiln.tensor.basic import describe
+
+        a = as_matrix_input("eigvalsh", a, square=True)
+        b = as_matrix_input("eigvalsh", b, square=True)
+        n, m = a.type.shape[-1], b.type.shape[-1]
+        if n is not None and m is not None and n != m:
+            raise ValueError(f"eigvalsh: a and b must have the same size, got {describe(a)} and {describe(b)}")
+        dt = np.result_type(out_dtype("eigvalsh", a), out_dtype("eigvalsh", b)).name
+        batch = a.type.shape[:-2] if a.type.ndim >= b.type.ndim else b.type.shape[:-2]
+        size = (n if n is not None else m,)
+        return Apply(self, [a, b], [_out(dt, batch + size), _out(dt, batch + size * 2)])
+
+    def _compute(self, node, a, b):
+        from kiln._lazy import scipy_module
+
+        sla = scipy_module("linalg")
+        return batched(lambda a1, b1: sla.eigh(a1, b1, lower=self.lower), [a, b], [2, 2], 2)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        from kiln.tensor.shape import broadcast_shape_symbolic
+
+        sa, sb = tuple(input_shapes[0]), tuple(input_shapes[1])
+        batch = broadcast_shape_symbolic([sa[:-2], sb[:-2]],
+                                         [node.inputs[0].type.shape[:-2], node.inputs[1].type.shape[:-2]])
+        return [tuple(batch) + sa[-1:], tuple(batch) + sa[-2:]]
+
+
+class GeneralizedEigvalsh(GeneralizedEigh):
+    """scipy.linalg.eigvalsh(a, b, lower=lower): the eigenvalues alone (see GeneralizedEigh)."""
+
+    def make_node(self, a, b) -> Apply:
+        node = super().make_node(a, b)
+        return Apply(self, node.inputs, [node.outputs[0].type()])
+
+    def _compute(self, node, a, b):
+        return [super()._compute(node, a, b)[0]]
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return super().infer_shape(fgraph, node, input_shapes)[:1]
+
+
 class Lstsq(_LinalgOp):
     """numpy.linalg.lstsq(a, b, rcond): outputs (x, residuals, rank, s) as NumPy gives them
     (residuals is empty unless b's solution is exact-rank with m > n).  a is 2-d, b 1-d or 2-d.
@@ -414,9 +469,24 @@ def eigh(a: Any, UPLO: str = "L"):
     return tuple(Eigh(UPLO)(a))
 
 
-def eigvalsh(a: Any, UPLO: str = "L"):
-    """numpy.linalg.eigvalsh: the eigenvalues (ascending) of symmetric `a`."""
-    return Eigvalsh(UPLO)(a)
+def eigvalsh(a: Any, b: Any = None, lower: bool = True, UPLO: str | None = None):
+    """The eigenvalues (ascending) of symmetric `a`: numpy.linalg.eigvalsh(a, UPLO), or with a
+    symmetric positive definite `b` the generalized problem scipy.linalg.eigvalsh(a, b, lower)
+    (PyTensor's signature `eigvalsh(a, b, lower=True)`).  A string second argument is
+    NumPy's UPLO.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> a, b = kt.dmatrix("a"), kt.dmatrix("b")
+    >>> eigvalsh(a, b).eval({a: np.diag([2.0, 6.0]), b: np.diag([1.0, 2.0])}).tolist()
+    [2.0, 3.0]
+    """
+    if isinstance(b, str):
+        b, UPLO = None, b
+    if b is None:
+        return Eigvalsh(UPLO or ("L" if lower else "U"))(a)
+    if UPLO is not None:
+        lower = UPLO == "L"
+    return GeneralizedEigvalsh(lower)(a, b)
 
 
 def lstsq(a: Any, b: Any, rcond: float | None = None):
