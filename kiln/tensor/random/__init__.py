@@ -16,6 +16,7 @@ from kiln.tensor.random.basic import (REPARAMETERIZABLE, BernoulliRV, BetaRV, Bi
                                       DirichletRV, GammaRV, IntegersRV, MvNormalRV, NormalRV, PermutationRV,
                                       PoissonRV, UniformRV, bernoulli, beta, binomial, choice, dirichlet, gamma,
                                       integers, multivariate_normal, normal, permutation, poisson, uniform)
+from kiln.tensor.random.more import *  # noqa: F401,F403  (the table-driven distributions)
 from kiln.tensor.random.stream import RandomStream  # noqa: F401
 
 RandomStreams = RandomStream  # Theano's name

@@ -13,12 +13,14 @@ and sets its `default_update` to the draw's next state, so:
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import numpy as np
 
 from kiln.graph.basic import Variable
 from kiln.tensor.random import basic as rb
+from kiln.tensor.random import more as rm
 from kiln.tensor.random.type import RandomGeneratorSharedVariable, shared_generator
 
 __all__ = ["RandomStream"]
@@ -141,3 +143,39 @@ class RandomStream:
                             method: str = "svd") -> Variable:
         """Multivariate normal draws (see kiln.tensor.random.multivariate_normal)."""
         return self.gen(rb.multivariate_normal, mean, cov, size=size, dtype=dtype, method=method)
+
+
+def _stream_method(dist: "rm.Distribution") -> Callable[..., Variable]:
+    """RandomStream.<name>: the table's draw function on a new generator of the stream."""
+    draw = getattr(rm, dist.name)
+
+    def method(self, *args: Any, **kwargs: Any) -> Variable:
+        return self.gen(draw, *args, **kwargs)
+
+    sig = inspect.signature(draw)
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__signature__ = sig.replace(parameters=[self_param] + [p for n, p in sig.parameters.items() if n != "rng"])
+    method.__name__ = dist.name
+    method.__qualname__ = f"RandomStream.{dist.name}"
+    method.__doc__ = f"{draw.__doc__.split(';')[0]} (see kiln.tensor.random.{dist.name})."
+    return method
+
+
+def _categorical(self, p: Any, size: Any = None, dtype: Any = "int64") -> Variable:
+    """Category indices drawn with probabilities p (see kiln.tensor.random.categorical)."""
+    return self.gen(rm.categorical, p, size=size, dtype=dtype)
+
+
+def _multinomial(self, n: Any, p: Any, size: Any = None, dtype: Any = "int64") -> Variable:
+    """Counts of n draws over the categories of p (see kiln.tensor.random.multinomial)."""
+    return self.gen(rm.multinomial, n, p, size=size, dtype=dtype)
+
+
+RandomStream.categorical, RandomStream.multinomial = _categorical, _multinomial
+_categorical.__qualname__, _multinomial.__qualname__ = "RandomStream.categorical", "RandomStream.multinomial"
+_categorical.__name__, _multinomial.__name__ = "categorical", "multinomial"
+
+# the table-driven distributions of kiln.tensor.random.more
+for _dist in rm.DISTRIBUTIONS:
+    setattr(RandomStream, _dist.name, _stream_method(_dist))
+del _dist
