@@ -14,10 +14,13 @@ from kiln import tensor
 from kiln.compile import Function, In, Mode, Out, function, shared
 from kiln import printing
 from kiln import gradient
-from kiln.gradient import grad
+from kiln.gradient import Lop, Rop, grad, pullback, pushforward
+from kiln.compile.mode import get_mode
+from kiln.printing import debugprint as dprint
 from kiln.compile.builders import OpFromGraph
 from kiln import rewrites  # the rewrite engine and rule sets (kiln.rewrites.explain, register)
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
-           "printing", "tensor", "gradient", "grad", "OpFromGraph"]
+           "printing", "tensor", "gradient", "grad", "Lop", "Rop", "pullback", "pushforward", "get_mode",
+           "dprint", "OpFromGraph"]

@@ -22,3 +22,14 @@ def test_deferred_scipy_function_matches_scipy_and_pickles():
     x = np.linspace(0.1, 30.0, 50)
     np.testing.assert_array_equal(f(x), sps.gammaln(x))
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(f))(x), sps.gammaln(x))
+
+
+def test_top_level_names_follow_pytensor():
+    """pytensor's top-level aliases: Lop/Rop/pullback/pushforward, get_mode, dprint."""
+    import kiln
+    import kiln.gradient as kg
+    from kiln.compile.mode import get_mode
+    from kiln.printing import debugprint
+
+    assert (kiln.Lop, kiln.Rop, kiln.pullback, kiln.pushforward) == (kg.Lop, kg.Rop, kg.pullback, kg.pushforward)
+    assert kiln.get_mode is get_mode and kiln.dprint is debugprint
