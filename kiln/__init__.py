@@ -19,8 +19,9 @@ from kiln.compile.mode import get_mode
 from kiln.printing import debugprint as dprint
 from kiln.compile.builders import OpFromGraph
 from kiln import rewrites  # the rewrite engine and rule sets (kiln.rewrites.explain, register)
+from kiln.ifelse import ifelse
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
            "printing", "tensor", "gradient", "grad", "Lop", "Rop", "pullback", "pushforward", "get_mode",
-           "dprint", "OpFromGraph"]
+           "dprint", "ifelse", "OpFromGraph"]
