@@ -55,3 +55,9 @@ from kiln.tensor.einsum import einsum  # noqa: E402
 
 # -- random streams (issue 5, random part) --
 from kiln.tensor import random  # noqa: E402
+
+# -- PyTensor-compatible names (compat_*: math/special, shapes/creation, joins, indexing/products) --
+from kiln.tensor.compat_math import *  # noqa: F401,F403,E402
+from kiln.tensor.compat_shape import *  # noqa: F401,F403,E402
+from kiln.tensor.compat_pack import *  # noqa: F401,F403,E402
+from kiln.tensor.compat_extra import *  # noqa: F401,F403,E402

@@ -7,3 +7,4 @@ fails to import is a bug to see at once, not a warning.
 from kiln.gradient.rules import elemwise, scalar_derivatives, reduction, shape, blas, subtensor, misc  # noqa: F401
 from kiln.gradient.rules import composite, special, stable  # noqa: F401
 from kiln.gradient.rules import advanced, extra, linalg, random, ifelse  # noqa: F401
+from kiln.gradient.rules import special_more  # noqa: F401,E402  (compat special functions)
