@@ -100,9 +100,10 @@ def round(x: Any, mode: str = "half_to_even"):
     """Round to nearest, ties to even (NumPy's rule); `mode="half_away_from_zero"` for C's round."""
     if mode == "half_to_even":
         return round_half_to_even(x)
-    if mode == "half_away_from_zero":
-        x = as_tensor_variable(x)
-        return sign(x) * floor(abs(x) + 0.5)
+    if mode == "half_away_from_zero":   # exact for every float (see kiln.tensor.round_half_away_from_zero)
+        from kiln.tensor.compat_math import round_half_away_from_zero
+
+        return round_half_away_from_zero(x)
     raise ValueError(f"round: unknown mode {mode!r}")
 
 

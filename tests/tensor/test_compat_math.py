@@ -259,3 +259,9 @@ def test_interpolate1d_vs_pytensor(method):
         verify_grad(lambda yy: kt.interpolate1d(kt.constant(xs), yy)(kt.constant(q)), [ys], rng=RNG)
     with pytest.raises(NotImplementedError, match="unknown method"):
         kt.interpolate1d(xs, ys, "cubic")
+
+
+def test_round_mode_half_away_from_zero_is_exact_near_one_half():
+    x = np.array([0.49999999999999994, -0.49999999999999994, 0.5, -2.5, 4503599627370497.0])
+    got = kt.round(kt.constant(x), mode="half_away_from_zero").eval()
+    np.testing.assert_array_equal(got, [0.0, -0.0, 1.0, -3.0, 4503599627370497.0])
