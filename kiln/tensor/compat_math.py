@@ -243,8 +243,11 @@ def median(x: Any, axis: Any = None):
 
     Sorted along the reduced axes, the middle element, or the mean of the two middle ones
     for an even count.  float inputs keep their dtype; integers give float64, as in NumPy.
+    A slice holding a NaN, or an empty one, gives nan (NumPy's results).
     """
+    from kiln.tensor.creation import full
     from kiln.tensor.extra_ops import sort
+    from kiln.tensor.join import concatenate
     from kiln.tensor.shape import reshape, shape_i, transpose
 
     x = as_tensor_variable(x)
@@ -256,16 +259,21 @@ def median(x: Any, axis: Any = None):
         flat = transpose(x, keep + axes)
         if len(axes) != 1:
             flat = reshape(flat, [shape_i(x, i) for i in keep] + [-1], ndim=len(keep) + 1)
-    srt = sort(flat, axis=-1)
+    out_dt = x.dtype if dtypes.is_float(x.dtype) else "float64"
+    srt = km.cast(sort(flat, axis=-1), out_dt)
     n = shape_i(srt, srt.ndim - 1)
+    # a NaN column after the data: an empty slice reads it (NumPy's median of nothing is nan),
+    # and NaNs sort last, so the slice's last element tells whether it holds one (then nan too)
+    nan_col = full([shape_i(srt, i) for i in range(srt.ndim - 1)] + [1], np.nan, dtype=out_dt)
+    srt = concatenate([srt, nan_col], axis=-1)
     k = km.floor_div(n, 2)
     pre = (slice(None),) * (srt.ndim - 1)
     hi = srt[pre + (k,)]
     lo = srt[pre + (k - 1,)]
-    out_dt = x.dtype if dtypes.is_float(x.dtype) else "float64"
-    hi, lo = km.cast(hi, out_dt), km.cast(lo, out_dt)
-    even = (hi + lo) / 2.0
-    return km.switch(km.eq(km.mod(n, 2), 0), km.cast(even, out_dt), hi)
+    last = srt[pre + (n - 1,)]
+    even = km.cast((hi + lo) / 2.0, out_dt)
+    res = km.switch(km.eq(km.mod(n, 2), 0), even, hi)
+    return km.switch(km.isnan(last), last, res)
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,

@@ -265,3 +265,18 @@ def test_round_mode_half_away_from_zero_is_exact_near_one_half():
     x = np.array([0.49999999999999994, -0.49999999999999994, 0.5, -2.5, 4503599627370497.0])
     got = kt.round(kt.constant(x), mode="half_away_from_zero").eval()
     np.testing.assert_array_equal(got, [0.0, -0.0, 1.0, -3.0, 4503599627370497.0])
+
+
+@pytest.mark.parametrize("a, axis", [
+    (np.array([1.0, np.nan, 2.0]), None), (np.zeros((2, 0)), 1), (np.zeros(0), None),
+    (np.array([[3.0, 1, 2, 5], [1, np.nan, 0, 0]]), 1), (np.arange(12).reshape(3, 4), (0, 1)),
+])
+def test_median_nan_and_empty_like_numpy(a, axis):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # NumPy warns on empty slices
+        expected = np.median(a, axis=axis)
+    got = kt.median(kt.constant(a), axis=axis).eval()
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
