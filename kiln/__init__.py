@@ -20,8 +20,9 @@ from kiln.printing import debugprint as dprint
 from kiln.compile.builders import OpFromGraph
 from kiln import rewrites  # the rewrite engine and rule sets (kiln.rewrites.explain, register)
 from kiln.ifelse import ifelse
+from kiln.scan import scan
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
            "printing", "tensor", "gradient", "grad", "Lop", "Rop", "pullback", "pushforward", "get_mode",
-           "dprint", "ifelse", "OpFromGraph"]
+           "dprint", "ifelse", "OpFromGraph", "scan"]

@@ -1,5 +1,6 @@
-"""`import kiln` must not import SciPy (about 0.3 s of the 0.25 s budget of issue 6): ops that
-compute with SciPy resolve it on first use (kiln._lazy)."""
+"""The package itself: its top-level names, and `import kiln` without SciPy (SciPy's import
+alone is about 0.3 s of issue 6's 0.25 s budget: ops that compute with SciPy resolve it on
+first use, kiln._lazy)."""
 import subprocess
 import sys
 
