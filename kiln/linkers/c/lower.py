@@ -134,3 +134,7 @@ def lower_node(node: Apply, buf: Callable[[Variable], int] = lambda v: 0):
     """The node's kernel, or None when it has no C lowering (it then runs via perform)."""
     rule = LOWERINGS.get(type(node.op))
     return None if rule is None else rule(node, buf)
+
+
+# integer-array and slice indexing (AdvancedSubtensor, (Advanced)IncSubtensor) register themselves here
+import kiln.linkers.c.lower_index  # noqa: E402,F401

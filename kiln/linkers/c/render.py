@@ -9,6 +9,8 @@ from typing import Callable
 from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, ReduceKernel, Segment, SliceKernel
 from kiln.linkers.c.render_blas import render_matmul
 from kiln.linkers.c.render_slice import render_join, render_slice
+from kiln.linkers.c.ir_index import IndexKernel
+from kiln.linkers.c.render_index import render_index
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
 
 __all__ = ["render_segment", "RENDERERS", "template"]
@@ -104,6 +106,7 @@ def _render_reduce(k: ReduceKernel, name: str) -> str:
 RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce,
                                    MatMulKernel: render_matmul, SliceKernel: render_slice,
                                    JoinKernel: render_join}
+RENDERERS[IndexKernel] = render_index   # gather/scatter (AdvancedSubtensor, IncSubtensor, ...)
 #: kernel IR classes whose C needs a support template (included once per module)
 SUPPORT: dict[type, str] = {MatMulKernel: "blas.c"}
 
