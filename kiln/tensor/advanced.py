@@ -129,7 +129,8 @@ class AdvancedSubtensor(Op):
 
     Inputs: x, then each entry's index inputs in order (see the module docstring).
     Out-of-bounds indices raise IndexError at run time (NumPy checks them).
-    C: not yet (perform).
+    C: a gather kernel for integer-array indices (kiln/linkers/c/lower_index.py); boolean masks
+    run through perform (their output length depends on the mask's values).
 
     >>> import numpy as np, kiln.tensor as kt
     >>> x = kt.matrix("x")
@@ -330,7 +331,8 @@ class AdvancedIncSubtensor(Op):
     """x with x[idx] incremented by y (`np.add.at`: repeated indices accumulate), or with
     `set_instead_of_inc`, x with x[idx] = y (for repeated indices the last write wins, as NumPy).
     `idx_list` has AdvancedSubtensor's format; index inputs come after x and y.  The result is a
-    new array.  C: not yet (perform).
+    new array.  C: a scatter kernel for integer-array indices (inc accumulates in index
+    order, as np.add.at); boolean masks run through perform.
 
     >>> import numpy as np, kiln.tensor as kt
     >>> v = kt.vector("v")
@@ -397,7 +399,8 @@ class AdvancedIncSubtensor(Op):
 
 class AdvancedIncSubtensorInplace(AdvancedIncSubtensor):
     """AdvancedIncSubtensor writing into x's buffer; made only by the inplace rewrite phase (its
-    DestroyHandler guarantees nobody else reads x afterwards).  C: not yet (perform)."""
+    DestroyHandler guarantees nobody else reads x afterwards).  C: the scatter kernel, writing
+    into x's buffer when the linker hands it over."""
 
     destroy_map = {0: [0]}  # noqa: RUF012  (the Op protocol's plain-dict class attribute)
 
