@@ -102,6 +102,19 @@ def _numpy_out_dtypes(fn: Callable, in_dtypes: tuple[str, ...]) -> tuple[str, ..
     return tuple(str(np.asarray(o).dtype) for o in outs)
 
 
+def scipy_out_dtype(dtype: str, first_loop: str = "float64") -> str:
+    """The dtype a scipy.special ufunc gives for inputs promoted to `dtype`.  Its loops are
+    float32 and float64 (and complex), tried in its own order (`first_loop`, the dtype of
+    `ufunc.types[0]`): exact float/complex dtypes keep theirs, other dtypes take the first
+    loop they cast to safely (int8 -> float32 when float32 comes first, else float64).
+    Decided here rather than by calling SciPy, so building a graph never imports it."""
+    if dtype in ("float32", "float64", "complex64", "complex128"):
+        return dtype
+    if first_loop == "float32" and np.can_cast(dtype, "float32"):
+        return "float32"
+    return "float64"
+
+
 def float_out_dtype(dtype: str) -> str:
     """The dtype NumPy gives a transcendental function of `dtype` (int8 -> float16, int64 -> float64)."""
     return _numpy_out_dtypes(np.exp, (dtype,))[0]
@@ -120,6 +133,8 @@ class ScalarOp(Op):
     nout: int = 1
     nfunc: Callable | None = None
     out_rule: str = "numpy"
+    #: for out_rule "scipy": the dtype of the SciPy ufunc's first loop (see scipy_out_dtype)
+    scipy_first_loop: str = "float64"
     commutative: bool = False
     associative: bool = False
     #: identity element for variadic ops (used to fold constants and reductions)
@@ -150,8 +165,7 @@ class ScalarOp(Op):
         if rule == "float":
             return (float_out_dtype(dtypes.upcast(*in_dtypes)),) * self.nout
         if rule == "scipy":
-            common = dtypes.upcast(*in_dtypes)
-            return _numpy_out_dtypes(self._dtype_probe(), (common,) * len(in_dtypes))
+            return (scipy_out_dtype(dtypes.upcast(*in_dtypes), self.scipy_first_loop),) * self.nout
         if rule == "bool":
             return ("bool",) * self.nout
         if rule == "same":

@@ -225,6 +225,7 @@ class Erfc(UnaryScalarOp):
 
 class Erfinv(UnaryScalarOp):
     nfunc = staticmethod(scipy_function("special", "erfinv")); out_rule = "scipy"
+    scipy_first_loop = "float32"   # SciPy's erfinv tries its float32 loop first
 
 
 class Gamma(UnaryScalarOp):

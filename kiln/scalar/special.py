@@ -3,8 +3,8 @@ gammaincc, erfcx, i0, i1, polygamma.
 
 They are scalar ops (not graphs of existing ones) so that fusion can put them in loop
 kernels and a C backend can render them later.  Each computes with scipy.special and
-follows its dtype rule (`out_rule = "scipy"`: float32 -> float32, every other real dtype,
-int8 and float16 included, -> float64); log1mexp is NumPy arithmetic and follows NumPy's
+follows its dtype rule (`out_rule = "scipy"`: float32 -> float32; int8, float16 and every
+other real dtype -> float64, as these ufuncs try their float64 loop first); log1mexp is NumPy arithmetic and follows NumPy's
 transcendental rule (int8 -> float16).
 
 Their derivatives live in kiln/gradient/rules/extra.py (checked against SymPy).

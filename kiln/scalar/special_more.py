@@ -4,7 +4,8 @@ erfcinv, Owen's T).
 
 Like kiln.scalar.special, the SciPy functions are scalar ops (not graphs) so that fusion can
 put them in loop kernels; each computes with scipy.special (imported lazily) and follows its
-dtype rule (`out_rule = "scipy"`: float32 stays float32, every other real dtype gives float64).
+dtype rule (`out_rule = "scipy"`: float32/float64 keep theirs; other dtypes take the ufunc's
+first loop they cast to, float32 for the ufuncs in `_FLOAT32_FIRST`, else float64).
 The complex-part ops and LogAddExp follow NumPy's own dtype rules (`out_rule = "numpy"`).
 
 Derivatives live in kiln/gradient/rules/special_more.py; where SciPy's function has no closed
@@ -81,9 +82,14 @@ class LogAddExp(BinaryScalarOp):
 
 
 # -- SciPy special functions ---------------------------------------------------------------------
+#: SciPy ufuncs whose first loop is float32 (`ufunc.types[0]`): small ints give float32 there
+_FLOAT32_FIRST = {"erfcinv", "iv", "ive", "jv", "kv", "kve", "betainc", "betaincinv", "owens_t"}
+
+
 def _scipy_op(name: str, nin: int, doc: str) -> type:
     base = UnaryScalarOp if nin == 1 else BinaryScalarOp if nin == 2 else ScalarOp
     attrs = {"__doc__": doc + f" (scipy.special.{name}).  C: not yet (perform).", "out_rule": "scipy",
+             "scipy_first_loop": "float32" if name in _FLOAT32_FIRST else "float64",
              "nfunc": staticmethod(scipy_function("special", name)), "__module__": __name__}
     if nin > 2:
         attrs["nin"] = nin

@@ -173,3 +173,30 @@ def test_dtype_helpers():
     assert float_out_dtype("int8") == "float16" and float_out_dtype("int32") == "float64"
     assert dtypes.is_python_scalar(2.0) and not dtypes.is_python_scalar(np.float64(2.0))
     assert dtypes.is_float("float16") and dtypes.is_integer("uint8") and dtypes.is_discrete("bool")
+
+
+def test_scipy_dtype_rule_matches_each_scipy_ufunc_without_calling_it():
+    """out_rule "scipy" is decided from `scipy_first_loop`; check it against SciPy's own
+    resolution for every scipy-backed scalar op and every real input dtype."""
+    from kiln.scalar.basic import ScalarOp
+
+    def subclasses(c):
+        for s in c.__subclasses__():
+            yield s
+            yield from subclasses(s)
+
+    ops = [c for c in set(subclasses(ScalarOp)) if c.__dict__.get("out_rule", None) == "scipy"
+           or (getattr(c, "out_rule", None) == "scipy" and "nfunc" in c.__dict__)]
+    checked = 0
+    for cls in ops:
+        fn = getattr(cls.nfunc, "__name__", None)
+        ufunc = getattr(sps, fn, None) if fn else None
+        if not isinstance(ufunc, np.ufunc):
+            continue
+        op = cls()
+        for d in ["bool", "int8", "uint8", "int16", "int32", "int64", "float16", "float32", "float64"]:
+            with np.errstate(all="ignore"):
+                expected = ufunc(*[np.ones(1, d)] * ufunc.nin).dtype.name
+            assert op.output_dtypes((d,) * ufunc.nin) == (expected,), (cls.__name__, d)
+        checked += 1
+    assert checked >= 20
