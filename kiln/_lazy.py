@@ -8,10 +8,13 @@ modules take ~0.3 s to import), so ops that compute with SciPy resolve it on fir
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["scipy_function", "scipy_module"]
+__all__ = ["scipy_function", "scipy_module", "scipy_linalg_extension", "capsule_pointer"]
 
 
 def scipy_module(name: str) -> Any:
@@ -43,3 +46,40 @@ class _Deferred:
 def scipy_function(module: str, name: str) -> Callable[..., Any]:
     """A stand-in for `scipy.<module>.<name>` that imports SciPy on its first call."""
     return _Deferred(module, name)
+
+
+def scipy_linalg_extension(name: str) -> Any:
+    """`scipy.linalg.<name>` (cython_blas, cython_lapack) without running
+    scipy/linalg/__init__.py: `from scipy.linalg import cython_blas` imports all of
+    scipy.linalg first (0.3-0.4 s), while the extension itself needs only SciPy's top level.
+    It is registered under its own name, so a later ordinary import finds the same module."""
+    full = f"scipy.linalg.{name}"
+    mod = sys.modules.get(full)
+    if mod is not None:
+        return mod
+    try:
+        import importlib.machinery
+        import importlib.util
+
+        import scipy
+
+        found = [p for p in (Path(scipy.__file__).parent / "linalg").glob(f"{name}*") if p.suffix in (".so", ".pyd")]
+        if len(found) == 1:
+            loader = importlib.machinery.ExtensionFileLoader(full, str(found[0]))
+            spec = importlib.util.spec_from_file_location(full, str(found[0]), loader=loader)
+            mod = importlib.util.module_from_spec(spec)
+            loader.exec_module(mod)
+            sys.modules[full] = mod
+            return mod
+    except Exception:   # any surprise in SciPy's layout: the ordinary import below
+        pass
+    return importlib.import_module(full)
+
+
+def capsule_pointer(capsule: Any) -> int:
+    """The C function pointer held by a PyCapsule (the entries of a Cython `__pyx_capi__`)."""
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return get_ptr(capsule, get_name(capsule))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from kiln._lazy import scipy_function, scipy_module
+from kiln._lazy import scipy_module
+from kiln.tensor.linalg._lapack import trtrs
 
 from kiln.graph.basic import Apply
 from kiln.tensor.basic import as_tensor_variable, describe
@@ -100,7 +101,8 @@ class Solve(_LinalgOp):
             if core == 1 and b.ndim > 1:      # a stack of vectors: NumPy 2 needs them as columns
                 return np.linalg.solve(a, b[..., None])[..., 0]
             return np.linalg.solve(a, b)
-        return batched(lambda a1, b1: scipy_module("linalg").solve(a1, b1, assume_a=self.assume_a, lower=self.lower),
+        solve_ = scipy_module("linalg").solve
+        return batched(lambda a1, b1: solve_(a1, b1, assume_a=self.assume_a, lower=self.lower),
                        [a, b], [2, core], 1)[0]
 
     def infer_shape(self, fgraph, node, input_shapes):
@@ -111,7 +113,7 @@ class SolveTriangular(_LinalgOp):
     """scipy.linalg.solve_triangular(a, b, trans=, lower=, unit_diagonal=): x with op(a) x = b,
     op = identity (trans=0/"N") or transpose (trans=1/"T"/2/"C"; real inputs).  Reads only the
     named triangle of a (and not its diagonal when unit_diagonal).  A zero on the diagonal raises
-    LinAlgError.  C: not yet (perform)."""
+    LinAlgError.  C: not yet (perform: LAPACK's ?trtrs through SciPy's cython_lapack)."""
 
     __props__ = ("lower", "trans", "unit_diagonal", "b_ndim")
 
@@ -132,7 +134,12 @@ class SolveTriangular(_LinalgOp):
         dt = node.outputs[0].type.dtype
         a, b = a.astype(dt, copy=False), b.astype(dt, copy=False)
         def fn(a1, b1):
-            return scipy_module("linalg").solve_triangular(a1, b1, trans=self.trans, lower=self.lower, unit_diagonal=self.unit_diagonal)
+            # LAPACK's ?trtrs directly for real dtypes (no scipy.linalg import); SciPy otherwise
+            x = trtrs(a1, b1, self.lower, bool(self.trans), self.unit_diagonal)
+            if x is None:
+                x = scipy_module("linalg").solve_triangular(a1, b1, trans=self.trans, lower=self.lower,
+                                                            unit_diagonal=self.unit_diagonal)
+            return x
 
         return batched(fn, [a, b], [2, _core_ndim("solve_triangular", self.b_ndim, b)], 1)[0]
 

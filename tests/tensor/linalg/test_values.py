@@ -306,3 +306,46 @@ def test_generalized_eigvalsh_batched_and_gradient():
     # symmetrized inside, so the finite differences see the same matrices the rule does
     verify_grad(lambda p, q: kt.sum(la.eigvalsh(p + kt.transpose(p), q + kt.transpose(q)) ** 2),
               [a[0], b / 2], rng=np.random.default_rng(5))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("trans", [0, 1])
+@pytest.mark.parametrize("unit", [False, True])
+def test_lapack_triangular_solve_matches_scipy(dtype, lower, trans, unit):
+    from kiln.tensor.linalg._lapack import trtrs
+
+    rng = np.random.default_rng(7)
+    a = (rng.normal(size=(6, 6)) + 6 * np.eye(6)).astype(dtype)
+    for b in (rng.normal(size=6).astype(dtype), rng.normal(size=(6, 3)).astype(dtype),
+              np.asfortranarray(rng.normal(size=(6, 2))).astype(dtype)):
+        for aa in (a, a.T, a[::-1, ::-1]):   # C, Fortran and negative-stride layouts
+            got = trtrs(aa, b, lower, bool(trans), unit)
+            exp = sla.solve_triangular(aa, b, lower=lower, trans=trans, unit_diagonal=unit)
+            assert got.dtype == exp.dtype and got.shape == exp.shape
+            np.testing.assert_allclose(got, exp, rtol=1e-4 if dtype == "float32" else 1e-12)
+
+
+def test_lapack_triangular_solve_errors_and_empty_like_scipy():
+    from kiln.tensor.linalg._lapack import trtrs
+
+    a = np.array([[1.0, 0.0], [2.0, 0.0]])
+    with pytest.raises(np.linalg.LinAlgError, match="singular matrix: resolution failed at diagonal 1"):
+        trtrs(a, np.ones(2), True, False, False)
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        trtrs(np.eye(2), np.array([1.0, np.nan]), True, False, False)
+    assert trtrs(np.eye(2, dtype="complex128"), np.ones(2, "complex128"), True, False, False) is None
+    assert trtrs(np.zeros((0, 0)), np.zeros((0, 3)), True, False, False).shape == (0, 3)
+
+
+def test_solve_triangular_does_not_import_scipy_linalg():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, kiln, kiln.tensor as kt\n"
+            "a, b = kt.dmatrix(), kt.dvector()\n"
+            "f = kiln.function([a, b], kt.linalg.solve_triangular(a, b, lower=True))\n"
+            "assert np.allclose(f(np.array([[2.0, 0], [1, 4]]), np.array([2.0, 9])), [1, 2])\n"
+            "print('scipy.linalg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
