@@ -27,6 +27,8 @@ from kiln.scalar import math as ps
 from kiln.tensor.creation import Alloc, alloc
 from kiln.tensor.elemwise import DimShuffle, Elemwise
 from kiln.tensor.reduction import Sum
+from kiln.tensor import blas as _blas
+from kiln.tensor import reduction as _red
 from kiln.tensor.shape import MakeVector, Reshape, Shape, Shape_i, _static_entries
 from kiln.tensor.type import TensorType
 
@@ -192,9 +194,15 @@ def dimshuffle_dimshuffle(fgraph, node):
 
 @node_rewriter([DimShuffle])
 def useless_dimshuffle(fgraph, node):
-    """DimShuffle with the identity order -> its input."""
-    if node.op.new_order == tuple(range(node.op.input_ndim)):
-        return [node.inputs[0]]
+    """DimShuffle with the identity order -> its input; so is one that drops a length-1
+    axis and puts a broadcast axis back in its place (('x', 1) on a (1, n) row: what a
+    keepdims reduction over a unit axis leaves once the reduction is gone)."""
+    order, x = node.op.new_order, node.inputs[0]
+    if order == tuple(range(node.op.input_ndim)):
+        return [x]
+    if len(order) == x.type.ndim and all(o == k or (o == "x" and x.type.shape[k] == 1)
+                                         for k, o in enumerate(order)):
+        return [x] if node.outputs[0].type == x.type else None
     return None
 
 
@@ -326,8 +334,39 @@ def shape_to_lengths(fgraph, node):
     return [MakeVector("int64")(*[shape_i(x, d) for d in range(x.type.ndim)])]
 
 
+def _dot_fits(env, node) -> bool:
+    a, b = env["a"], env["b"]
+    return a.type.ndim in (1, 2) and b.type.ndim in (1, 2)
+
+
+#: `x @ W` of 1-d/2-d operands is `dot(x, W)` (NumPy gives the same values and dtype), and
+#: the BLAS rules (dot -> Gemm/Gemv, shape references off a product) are written for Dot
+matmul_to_dot = pattern_rule((_blas.MatMul, "a", "b"), (_blas._dot, "a", "b"), name="matmul_to_dot",
+                             guard=_dot_fits)
+
+def _unit_axes_only(env, node) -> bool:
+    x = env["x"]
+    return bool(node.op.axis) and all(x.type.shape[a] == 1 for a in node.op.axis)
+
+
+def _drop_reduced_axes(env, node):
+    """A reduction over axes of static length 1 is its input with those axes dropped (a
+    view; the engine casts where the reduction changes the dtype, e.g. int8 sums)."""
+    x = env["x"]
+    keep = tuple(a for a in range(x.type.ndim) if a not in node.op.axis)
+    return DimShuffle(x.type.ndim, keep)(x)
+
+
+#: sum/prod/max/min over length-1 axes (a row's axis 0: what keepdims sums of broadcast rows
+#: leave behind) do nothing; PyTensor's local_reduce_broadcastable
+reduce_unit_axes = [pattern_rule((cls, "x"), _drop_reduced_axes, guard=_unit_axes_only,
+                                 name=f"{cls.__name__.lower()}_over_unit_axes")
+                    for cls in (Sum, _red.Prod, _red.Max, _red.Min)]
+
 RULES = [
     (constant_folding, ("fast_compile", "constant_folding")),
+    *[(r, ()) for r in reduce_unit_axes],
+    (matmul_to_dot, ("blas",)),
     (add_zero, ()), (mul_one, ()), (flatten_add_mul, ()), (collect_constants, ()),
     (sub_zero, ()), (sub_self, ()), (div_self, ()), (neg_neg, ()), (sub_neg, ()), (add_neg, ()), (neg_sub, ()),
     (mul_minus_one, ()), (exp_log, ("unsafe_nan",)), (log_exp, ()),

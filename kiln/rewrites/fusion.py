@@ -61,11 +61,49 @@ class FusionRewriter(GraphRewriter):
             if group is not None and len(group) > 1:
                 groups.append(group)
                 assigned.update(group)
+        self._absorb_consumers(fgraph, order, groups, assigned)
         made = 0
         for g in groups:
             if self._replace(fgraph, sorted(g, key=pos.__getitem__)):
                 made += 1
         return made
+
+    def _absorb_consumers(self, fgraph, order, groups, assigned) -> None:
+        """Left-over nodes whose every input is a value computed by one group join it.
+
+        Growing from sinks leaves out a node that feeds several groups (say sin(k) where k
+        comes out of one fused kernel and sin(k) goes into two others).  When all its
+        non-constant inputs are outputs of a single group, it only adds outputs to that
+        group: no path can leave and re-enter, and it has the group's shape (an output
+        used outside a group already depends on every input of the group; `_covers`
+        checks it again).  Nodes are visited in topological order, so chains join too.
+        """
+        from kiln.tensor.reduction import Reduce
+
+        owner = {n: g for g in groups for n in g}
+        for node in order:
+            if node in assigned or not _fusible(node):
+                continue
+            clients = [c for o in node.outputs for c, _ in fgraph.clients.get(o, ())]
+            if clients and all(c != OUTPUT and isinstance(c.op, Reduce) for c in clients):
+                continue   # reduction fusion folds it into the reduction's loop instead
+            found = None
+            for i in node.inputs:
+                if _inlinable(i):
+                    continue
+                g = owner.get(i.owner) if i.owner is not None else None
+                if g is None or (found is not None and g is not found) or i.type.ndim != node.outputs[0].type.ndim:
+                    found = None
+                    break
+                found = g
+            if found is None:
+                continue
+            found.add(node)
+            if len(self._inputs(found)) > MAX_GROUP_INPUTS or not self._covers(fgraph, found):
+                found.discard(node)
+                continue
+            assigned.add(node)
+            owner[node] = found
 
     def _grow(self, fgraph, sink, pos, anc, assigned, allow_shared: bool):
         shape = sink.outputs[0].type.shape

@@ -16,8 +16,10 @@ combined (with the same op) into the one capture left unconstrained.
 
 The replacement is a template of the same form (ops applied to captures and Python numbers,
 which become weak constants as in NumPy), a capture name, a number (filled to the matched
-output's shape and dtype), or a callable receiving the captures dict.  `guard(captures)` (or
-`guard(captures, node)`, to look at the matched node) may veto a match.  Results are cast and broadcast to the matched output's type.
+output's shape and dtype), or a callable receiving the captures dict (or the captures and
+the matched node, to read the op's parameters; it may return None to decline).
+`guard(captures)` (or `guard(captures, node)`, to look at the matched node) may veto a match.
+Results are cast and broadcast to the matched output's type.
 """
 from __future__ import annotations
 
@@ -152,13 +154,18 @@ def pattern_rule(pattern: tuple, replacement: Any, guard: Callable[[dict], bool]
         raise TypeError("pattern_rule: the pattern must be a tuple (op, arg, ...)")
 
     two_args = guard is not None and _n_params(guard) >= 2
+    # a callable replacement may take (captures, node) too, to read the matched op's parameters
+    node_repl = callable(replacement) and not isinstance(replacement, tuple) and \
+        not hasattr(replacement, "make_node") and _n_params(replacement) >= 2
 
     def fn(fgraph, node):
         out = node.outputs[0]
         for env in _match_node(pattern, node, {}):
             if guard is not None and not (guard(env, node) if two_args else guard(env)):
                 continue
-            res = build(replacement, env, out)
+            res = replacement(env, node) if node_repl else build(replacement, env, out)
+            if res is None:   # a callable replacement may still decline
+                continue
             if isinstance(res, (int, float, bool)):
                 from kiln.rewrites.utils import fill_like
 

@@ -100,6 +100,13 @@ def _dot_of(fgraph, v):
     return None
 
 
+def _broadcast_term(c, out) -> bool:
+    """True when the added term is known to broadcast (a bias row `dot(x, W) + b`): as in
+    PyTensor, the product stays a Dot and the add fuses with its elementwise consumers
+    (one pass for tanh(x @ W + b)) instead of Gemm first copying the broadcast rows."""
+    return any(cs == 1 and os != 1 for cs, os in zip(c.type.shape, out.type.shape))
+
+
 @node_rewriter([kt.add, kt.sub])
 def dot_to_gemm(fgraph, node):
     """beta * C + alpha * dot(A, B) (or C - dot(A, B), ...) -> Gemm/Gemv(C, alpha, A, B, beta)."""
@@ -122,7 +129,7 @@ def dot_to_gemm(fgraph, node):
         if a.type.dtype != dtype or b.type.dtype != dtype:
             continue
         beta, cterm = _scaled(fgraph, c, dtype)
-        if cterm.type.ndim != out.type.ndim or cterm.type.dtype != dtype:
+        if cterm.type.ndim != out.type.ndim or cterm.type.dtype != dtype or _broadcast_term(cterm, out):
             continue
         alpha = alpha if alpha is not None else one
         beta = beta if beta is not None else one
@@ -136,8 +143,9 @@ def dot_to_gemm(fgraph, node):
     if node.op == kt.sub:
         p, c = node.inputs
         found = _dot_of(fgraph, p)
-        if found is not None and c.type.ndim == out.type.ndim and c.type.dtype == dtype and \
-                p.type.dtype == dtype and found[1].type.dtype == dtype and found[2].type.dtype == dtype:
+        if found is not None and c.type.ndim == out.type.ndim and not _broadcast_term(c, out) and \
+                c.type.dtype == dtype and p.type.dtype == dtype and found[1].type.dtype == dtype and \
+                found[2].type.dtype == dtype:
             op, a, b = found
             try:
                 return [fit_to(op(c, one, a, b, kt.constant(np.asarray(-1, dtype=dtype))), out, node)]
