@@ -57,9 +57,10 @@ def _register_standard() -> None:
     for rule, tags in broadcast.SPECIALIZE_RULES:
         GLOBAL_DB.register(rule, phase="specialize", tags=tags)
     GLOBAL_DB.register(fuse_elemwise, phase="fusion")
-    from kiln.rewrites.reduce_fusion import fuse_reduce
+    from kiln.rewrites.reduce_fusion import fuse_reductions
 
-    GLOBAL_DB.register(fuse_reduce, phase="fusion", tags=("reduce_fusion",), default=False)
+    # after elementwise fusion (graph rewriters run in registration order): see reduce_fusion.py
+    GLOBAL_DB.register(fuse_reductions, phase="fusion", tags=("fusion",))
     GLOBAL_DB.register(inplace_elemwise, phase="inplace")
 
     class _FinalMerge(type(merge)):

@@ -214,16 +214,17 @@ def test_inc_subtensor_inplace_on_intermediate_only():
     np.testing.assert_allclose(a2, want_a)
 
 
-def test_reduce_fusion_is_opt_in_and_preserves_values():
-    from kiln.rewrites.reduce_fusion import ElemwiseReduce
+def test_reduce_fusion_is_on_by_default_and_preserves_values():
+    # reduction fusion (FusedReduce, kiln/rewrites/reduce_fusion.py) replaced the opt-in ElemwiseReduce
+    from kiln.tensor.fused_reduce import FusedReduce
 
     x, r = kt.matrix("x"), kt.row("r")
     out = [kt.sum(kt.exp(x) * r + 1, axis=1), kt.max(kt.sqr(x - r), axis=0), kt.sum(x * 2)]
     ref = kiln.function([x, r], out, mode=NO_REWRITES)
-    plain = kiln.function([x, r], out, mode=FAST_RUN)
-    assert not any(isinstance(n.op, ElemwiseReduce) for n in plain.fgraph.apply_nodes)
-    fused = kiln.function([x, r], out, mode=FAST_RUN.including("reduce_fusion"))
-    assert sum(isinstance(n.op, ElemwiseReduce) for n in fused.fgraph.apply_nodes) == 3
+    plain = kiln.function([x, r], out, mode=FAST_RUN.excluding("reduce_fusion"))
+    assert not any(isinstance(n.op, FusedReduce) for n in plain.fgraph.apply_nodes)
+    fused = kiln.function([x, r], out, mode=FAST_RUN)
+    assert sum(isinstance(n.op, FusedReduce) for n in fused.fgraph.apply_nodes) == 3
     assert explain(fused).count("reduce_fusion") == 3
     xv = np.random.default_rng(5).normal(size=(3, 4))
     rv = np.random.default_rng(6).normal(size=(1, 4))
@@ -232,5 +233,5 @@ def test_reduce_fusion_is_opt_in_and_preserves_values():
         np.testing.assert_allclose(g, w, rtol=1e-12)
     # an elementwise value also used elsewhere is not folded into the reduction
     e = kt.exp(x)
-    both = kiln.function([x], [e, kt.sum(e)], mode=FAST_RUN.including("reduce_fusion"))
-    assert not any(isinstance(n.op, ElemwiseReduce) for n in both.fgraph.apply_nodes)
+    both = kiln.function([x], [e, kt.sum(e)], mode=FAST_RUN)
+    assert not any(isinstance(n.op, FusedReduce) for n in both.fgraph.apply_nodes)

@@ -138,3 +138,6 @@ def lower_node(node: Apply, buf: Callable[[Variable], int] = lambda v: 0):
 
 # integer-array and slice indexing (AdvancedSubtensor, (Advanced)IncSubtensor) register themselves here
 import kiln.linkers.c.lower_index  # noqa: E402,F401
+
+# the fused-reduction lowering registers itself (and its shape rule) in the tables above
+import kiln.linkers.c.lower_fused  # noqa: E402,F401

@@ -7,6 +7,7 @@ from string import Template
 from typing import Callable
 
 from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, ReduceKernel, Segment, SliceKernel
+from kiln.linkers.c.ir_fused import FusedReduceKernel
 from kiln.linkers.c.render_blas import render_matmul
 from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.ir_index import IndexKernel
@@ -107,6 +108,9 @@ RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _rend
                                    MatMulKernel: render_matmul, SliceKernel: render_slice,
                                    JoinKernel: render_join}
 RENDERERS[IndexKernel] = render_index   # gather/scatter (AdvancedSubtensor, IncSubtensor, ...)
+from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports helpers from here)
+
+RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
 SUPPORT: dict[type, str] = {MatMulKernel: "blas.c"}
 
