@@ -3,7 +3,7 @@
 Two ops, Diagonal and DiagonalEmbed, each the transpose of the other (reading a diagonal /
 writing one into zeros).  trace is a sum of a Diagonal; tril/triu are a switch on an index
 mask, so their gradients and C code are the elementwise ones.
-Diagonal, DiagonalEmbed: C: not yet (perform).
+Diagonal is a view and DiagonalEmbed a kernel on the C linker (kiln/linkers/c/lower_shape_ops.py).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _diag_index(shape: tuple, offset: int) -> tuple[np.ndarray, np.ndarray]:
 
 class Diagonal(Op):
     """NumPy's diagonal(x, offset, axis1, axis2): the diagonal becomes the last axis, the other
-    axes keep their order.  Linear; its transpose is DiagonalEmbed.  C: not yet (perform)."""
+    axes keep their order.  Linear; its transpose is DiagonalEmbed.  C: a view in segments."""
 
     __props__ = ("offset", "axis1", "axis2")
 
@@ -69,7 +69,7 @@ class Diagonal(Op):
 class DiagonalEmbed(Op):
     """Zeros of the shape `shp` with `d` written on the offset diagonal of axes (axis1, axis2):
     the transpose of Diagonal (and np.diag of a vector).  Inputs: (d, shp), with d's last axis
-    the diagonal and its other axes the remaining axes of the result.  C: not yet (perform)."""
+    the diagonal and its other axes the remaining axes of the result.  C: a kernel."""
 
     __props__ = ("offset", "axis1", "axis2")
 

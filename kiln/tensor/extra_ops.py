@@ -4,7 +4,8 @@ searchsorted, bincount.
 Ops: CumOp (sum/prod), LinearRecurrence (cumprod's derivatives), Sort, ArgSort,
 PermuteAlongAxis/UnpermuteAlongAxis (Sort's derivative and its transpose), Unique,
 SearchSorted, BinCount and Gather1d (BinCount's transpose in its weights).  diff is a graph
-of slices.  NumPy semantics; all ops: C: not yet (perform).
+of slices.  NumPy semantics.  C: CumOp and LinearRecurrence have kernels; the others run
+through perform (docs/c_linker.md says why for each).
 """
 from __future__ import annotations
 
@@ -68,7 +69,8 @@ class LinearRecurrence(Op):
     The derivatives of cumprod are written with it: cumprod's tangent is
     LinearRecurrence(x, y_(i-1) t_i) (exact where x has zeros, unlike y * cumsum(t / x)),
     its jvp is again a LinearRecurrence, and its transpose in b is the same scan run
-    backwards, so derivatives of any order stay in this one op.  C: not yet (perform).
+    backwards, so derivatives of any order stay in this one op.  C: a scan kernel
+    (kiln/linkers/c/lower_shape_ops.py).
     """
 
     __props__ = ("axis",)

@@ -136,6 +136,8 @@ def lower_node(node: Apply, buf: Callable[[Variable], int] = lambda v: 0):
     return None if rule is None else rule(node, buf)
 
 
+# the shape-valued ops (SumToShape, Alloc, LinearRecurrence) register themselves here
+import kiln.linkers.c.lower_shape_ops  # noqa: E402,F401
 # integer-array and slice indexing (AdvancedSubtensor, (Advanced)IncSubtensor) register themselves here
 import kiln.linkers.c.lower_index  # noqa: E402,F401
 

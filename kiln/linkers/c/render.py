@@ -10,6 +10,7 @@ from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, ReduceKernel
 from kiln.linkers.c.ir_fused import FusedReduceKernel
 from kiln.linkers.c.render_blas import render_matmul
 from kiln.linkers.c.render_slice import render_join, render_slice
+from kiln.linkers.c.render_shape_ops import SHAPE_RENDERERS
 from kiln.linkers.c.ir_index import IndexKernel
 from kiln.linkers.c.render_index import render_index
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
@@ -106,7 +107,7 @@ def _render_reduce(k: ReduceKernel, name: str) -> str:
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
 RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce,
                                    MatMulKernel: render_matmul, SliceKernel: render_slice,
-                                   JoinKernel: render_join}
+                                   JoinKernel: render_join, **SHAPE_RENDERERS}
 RENDERERS[IndexKernel] = render_index   # gather/scatter (AdvancedSubtensor, IncSubtensor, ...)
 from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports helpers from here)
 
