@@ -12,14 +12,53 @@ static int ${name}(kiln_buf *B) {
     if (${all_contig}) {
 #if KILN_NT > 1
         const int kiln_par = n >= KILN_PAR_MIN;
-        #pragma omp parallel num_threads(KILN_NT) if(kiln_par)
+        const int64_t nchunk = kiln_par ? kiln_nchunk(n, n) : 1;
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(KILN_NT) if(kiln_par)
+        for (int64_t c = 0; c < nchunk; c++)
 #endif
         {
             int64_t lo = 0, hi = n;
 #if KILN_NT > 1
-            kiln_chunk(n, omp_get_thread_num(), omp_get_num_threads(), 63, &lo, &hi);
+            kiln_chunk(n, (int)c, (int)nchunk, 63, &lo, &hi);
 #endif
             ${contig_decls}
+#if KILN_STREAM
+            /* Operands much larger than the last-level cache (the output is then not in the cache
+             * either): compute a block into an L1-resident buffer, then write it out with
+             * non-temporal stores, which skip the read-for-ownership of every output line (a
+             * third of the memory traffic of a plain store).  Smaller loops store normally: their
+             * output, reused by the allocator call after call, is usually still cached. */
+            if (n * (${op_bytes}) >= KILN_STREAM_MIN) {
+                ${block_decls}
+                /* Blocks lie on one grid over the whole array: [0, p) up to the first 64-byte
+                 * boundary of output 0 (so full blocks stream without unaligned ends), then
+                 * every KILN_BLOCK elements; chunk edges move onto the grid.  A short block
+                 * (the first, the last) is computed on padded copies of its inputs by the
+                 * same vector loop as a full one: no element goes through a scalar tail,
+                 * whose libm results may differ from libmvec's in the last bit, so results
+                 * depend neither on the output's address nor on the thread count. */
+                const int64_t p = kiln_peel(r0, (int64_t)sizeof(*r0));
+                lo = kiln_grid(lo, p, n);
+                hi = kiln_grid(hi, p, n);
+                for (int64_t b = lo, e; b < hi; b = e) {
+                    e = b < p ? p : b + KILN_BLOCK;
+                    if (e > hi) e = hi;
+                    const int full = e - b == KILN_BLOCK;
+                    if (!full)   /* pad with the block's first element: valid for every op */
+                        for (int64_t i = 0; i < KILN_BLOCK; i++) {
+                            ${pad_fill}
+                        }
+                    ${src_decls}
+                    for (int64_t i = 0; i < KILN_BLOCK; i++) {
+                        ${block_loads}
+                        ${body}
+                        ${block_stores}
+                    }
+                    ${block_flush}
+                }
+                kiln_sfence();
+            } else
+#endif
             for (int64_t i = lo; i < hi; i++) {
                 ${contig_loads}
                 ${body}
@@ -39,12 +78,14 @@ static int ${name}(kiln_buf *B) {
     const int unit = ${unit_test};
 #if KILN_NT > 1
     const int kiln_par = n >= KILN_PAR_MIN && outer > 1;
-    #pragma omp parallel num_threads(KILN_NT) if(kiln_par)
+    const int64_t nchunk = kiln_par ? kiln_nchunk(n, outer) : 1;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(KILN_NT) if(kiln_par)
+    for (int64_t c = 0; c < nchunk; c++)
 #endif
     {
         int64_t lo = 0, hi = outer, idx[KILN_MAXDIM + 1] = {0};
 #if KILN_NT > 1
-        kiln_chunk(outer, omp_get_thread_num(), omp_get_num_threads(), 0, &lo, &hi);
+        kiln_chunk(outer, (int)c, (int)nchunk, 0, &lo, &hi);
 #endif
         char *p[NOP];
         for (int k = 0; k < NOP; k++) p[k] = op[k]->data;

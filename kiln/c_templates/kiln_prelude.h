@@ -23,9 +23,10 @@ KILN_VEC1(atanh) KILN_VEC1(erf) KILN_VEC1(erfc) KILN_VEC2(atan2) KILN_VEC2(pow)
 #endif
 
 /* Threads: KILN_NT (KILN_FLAGS=threads=N, passed as -DKILN_NT=N with -fopenmp) splits
- * elementwise loops and reductions of at least KILN_PAR_MIN elements into KILN_NT
- * contiguous chunks, one per thread.  Chunks depend only on the size and the thread
- * count, so results are reproducible for a given count. */
+ * elementwise loops and reductions of at least KILN_PAR_MIN elements into contiguous
+ * chunks (kiln_nchunk: KILN_NT to 8 KILN_NT of them) that threads take one at a time.
+ * Chunks depend only on the size and the thread count, so results are reproducible for a
+ * given count. */
 #ifndef KILN_NT
 #define KILN_NT 1
 #endif
@@ -36,12 +37,99 @@ KILN_VEC1(atanh) KILN_VEC1(erf) KILN_VEC1(erfc) KILN_VEC2(atan2) KILN_VEC2(pow)
 #include <omp.h>
 #endif
 
+/* The number of chunks of a threaded loop over n elements in `rows` rows (at most rows):
+ * threads take chunks one at a time (a dynamic schedule), so when a core is busy with other
+ * work its thread's share goes to the others instead of everyone waiting for it; enough
+ * chunks for that, few enough to stay long (at least KILN_PAR_MIN / 2 elements).  Chunks
+ * depend only on the sizes and KILN_NT, never on which thread runs them. */
+static inline int64_t kiln_nchunk(int64_t n, int64_t rows) {
+    int64_t c = n / ((KILN_PAR_MIN + 1) / 2);
+    if (c > 8 * KILN_NT) c = 8 * KILN_NT;
+    if (c < KILN_NT) c = KILN_NT;
+    return c < rows ? c : rows;
+}
+
 /* [lo, hi) of part t of nt over n items; inner boundaries rounded down to a multiple of
  * (mask + 1) items so each chunk starts on a vector boundary */
 static inline void kiln_chunk(int64_t n, int t, int nt, int64_t mask, int64_t *lo, int64_t *hi) {
     *lo = t == 0 ? 0 : (n / nt * t + (n % nt) * t / nt) & ~mask;
     *hi = t == nt - 1 ? n : (n / nt * (t + 1) + (n % nt) * (t + 1) / nt) & ~mask;
     if (*hi < *lo) *hi = *lo;
+}
+
+/* Non-temporal (streaming) stores for loops bigger than the last-level cache: they write
+ * whole lines without first reading them (no read-for-ownership), as memcpy does for big
+ * copies.  Compiler builtins, not <immintrin.h>, whose parsing alone costs ~0.5 s a module.
+ * KILN_STREAM_MIN is the size in bytes of all the operands of an elementwise loop (inputs
+ * and outputs) from which it streams its outputs: below it they are likely still in the
+ * cache (measured: streaming a 4 MB output that fits is 1.5x slower; an 80 MB one is 1.3x
+ * faster).  KILN_BLOCK elements are computed into a buffer on the stack, then streamed. */
+#ifndef KILN_STREAM_MIN
+#define KILN_STREAM_MIN (24 << 20)
+#endif
+#define KILN_BLOCK 64   /* a multiple of 64 bytes for every item size */
+#if defined(__clang__) && (defined(__SSE2__) || defined(__aarch64__))
+#define KILN_STREAM 1
+typedef long long kiln_vnt __attribute__((vector_size(16), aligned(16)));
+#define KILN_NT_BYTES 16
+#define KILN_NT_STORE(p, v) __builtin_nontemporal_store((v), (kiln_vnt *)(p))
+#elif defined(__GNUC__) && defined(__AVX512F__)
+#define KILN_STREAM 1
+typedef long long kiln_vnt __attribute__((vector_size(64), aligned(64)));
+#define KILN_NT_BYTES 64
+#define KILN_NT_STORE(p, v) __builtin_ia32_movntdq512((kiln_vnt *)(p), (v))
+#elif defined(__GNUC__) && defined(__AVX__)
+#define KILN_STREAM 1
+typedef long long kiln_vnt __attribute__((vector_size(32), aligned(32)));
+#define KILN_NT_BYTES 32
+#define KILN_NT_STORE(p, v) __builtin_ia32_movntdq256((kiln_vnt *)(p), (v))
+#elif defined(__GNUC__) && defined(__SSE2__)
+#define KILN_STREAM 1
+typedef long long kiln_vnt __attribute__((vector_size(16), aligned(16)));
+#define KILN_NT_BYTES 16
+#define KILN_NT_STORE(p, v) __builtin_ia32_movntdq((kiln_vnt *)(p), (v))
+#else
+#define KILN_STREAM 0
+#endif
+#if KILN_STREAM
+/* copy `bytes` from src to dst, streaming the aligned middle (plain stores at the ends) */
+static inline void kiln_stream(char *dst, const char *src, int64_t bytes) {
+    if ((((uintptr_t)dst | (uintptr_t)bytes) % KILN_NT_BYTES) == 0) {   /* the usual case: no memcpy call */
+        for (; bytes > 0; bytes -= KILN_NT_BYTES, dst += KILN_NT_BYTES, src += KILN_NT_BYTES) {
+            kiln_vnt v;
+            __builtin_memcpy(&v, src, KILN_NT_BYTES);
+            KILN_NT_STORE(dst, v);
+        }
+        return;
+    }
+    int64_t head = (int64_t)((KILN_NT_BYTES - ((uintptr_t)dst % KILN_NT_BYTES)) % KILN_NT_BYTES);
+    if (head > bytes) head = bytes;
+    __builtin_memcpy(dst, src, (size_t)head);
+    dst += head; src += head; bytes -= head;
+    for (; bytes >= KILN_NT_BYTES; bytes -= KILN_NT_BYTES, dst += KILN_NT_BYTES, src += KILN_NT_BYTES) {
+        kiln_vnt v;
+        __builtin_memcpy(&v, src, KILN_NT_BYTES);
+        KILN_NT_STORE(dst, v);
+    }
+    __builtin_memcpy(dst, src, (size_t)bytes);
+}
+/* streaming stores are weakly ordered: fence before other threads (or the caller) read */
+#if defined(__x86_64__) || defined(__i386__)
+#define kiln_sfence() __builtin_ia32_sfence()
+#else
+#define kiln_sfence() __sync_synchronize()
+#endif
+#endif
+/* elements before p (of `itemsize` bytes) reaches a 64-byte boundary; 0 when it never does */
+static inline int64_t kiln_peel(const void *p, int64_t itemsize) {
+    const int64_t gap = (int64_t)((64 - (uintptr_t)p % 64) % 64);
+    return gap % itemsize ? 0 : gap / itemsize;
+}
+/* the first point at or after x of the block grid {0, p, p + KILN_BLOCK, ...} capped at n */
+static inline int64_t kiln_grid(int64_t x, int64_t p, int64_t n) {
+    if (x > p) x = p + (x - p + KILN_BLOCK - 1) / KILN_BLOCK * KILN_BLOCK;
+    else if (x > 0) x = p;
+    return x < n ? x : n;
 }
 
 #define KILN_MAXDIM 16
@@ -52,6 +140,7 @@ static inline void kiln_chunk(int64_t n, int t, int nt, int64_t mask, int64_t *l
 #define KILN_EBIG 5     /* a dimension does not fit BLAS's 32-bit integers */
 #define KILN_EINDEX 6   /* an index is out of bounds (IndexError) */
 #define KILN_LANES 16   /* independent partial results in inner-axis reductions */
+#define KILN_LANE_ITERS 8   /* elements per lane in a block of an inner-axis reduction */
 
 typedef struct {
     char *data;

@@ -60,8 +60,22 @@ def _render_loop(k: LoopKernel, name: str) -> str:
     ustore = [f"r{j}[j] = y{j};" for j in range(nout)]
     sep = "\n            "
     usep = "\n                "
+    # streaming path: a block of each output computed into a stack buffer, then streamed out
+    # (bytes per element of every operand: the loop streams when all it touches exceeds the cache)
+    op_bytes = " + ".join(f"(int64_t)sizeof({CTYPE[o.dtype]})" for o in ops)
+    bdecls = [f"{CTYPE[o.dtype]} blk{j}[KILN_BLOCK] __attribute__((aligned(64)));" for j, o in enumerate(outs)]
+    bdecls += [f"{CTYPE[o.dtype]} pad{j}[KILN_BLOCK] __attribute__((aligned(64)));" for j, o in enumerate(ins)]
+    pfill = [f"pad{j}[i] = a{j}[i < e - b ? b + i : b];" for j in range(len(ins))]
+    srcs = [f"const {CTYPE[o.dtype]} *restrict s{j} = full ? a{j} + b : pad{j};" for j, o in enumerate(ins)]
+    bload = [f"const {CTYPE[o.dtype]} x{j} = s{j}[i];" for j, o in enumerate(ins)]
+    bstore = [f"blk{j}[i] = y{j};" for j in range(nout)]
+    bflush = [f"kiln_stream((char *)(r{j} + b), (const char *)blk{j}, (e - b) * (int64_t)sizeof({CTYPE[o.dtype]}));"
+              for j, o in enumerate(outs)]
     return template("elemwise.c").substitute(
-        unit_test=unit_test, unit_decls="\n            ".join(udecls), unit_loads=usep.join(uload),
+        op_bytes=op_bytes, block_decls=usep.join(bdecls), block_stores=sep.join(bstore),
+        pad_fill=usep.join(pfill), src_decls=usep.join(srcs), block_loads=sep.join(bload),
+        block_flush=sep.join(bflush), unit_test=unit_test, unit_decls="\n            ".join(udecls),
+        unit_loads=usep.join(uload),
         unit_stores=usep.join(ustore), label=_comment(k.label), name=name, nout=nout, nop=len(ops),
         nd=k.ndim, bufs=bufs, all_contig=all_contig, contig_decls="\n        ".join(decls),
         contig_loads=sep.join(cload),
@@ -94,11 +108,21 @@ def _reduce_parts(kind: str, o: str) -> tuple[str, str]:
     raise ValueError(f"unknown reduction {kind!r}")
 
 
+#: input rows combined per pass over the output row when reducing an outer axis (`rows` in reduce.c)
+_ROWS = 4
+
+
 def _render_reduce(k: ReduceKernel, name: str) -> str:
     init, combine = _reduce_parts(k.kind, k.output.dtype)
     reduced = ", ".join("1" if d in k.axes else "0" for d in range(k.ndim)) or "0"
+    it = CTYPE[k.input.dtype]
+    rows_decls = "\n                ".join(
+        f"const {it} *restrict px{r} = (const {it} *)(pi + {r} * rs);" for r in range(1, _ROWS))
+    rows_body = "\n                    ".join(
+        f"{{ const {it} x = {'px' if r == 0 else f'px{r}'}[j]; {combine} }}" for r in range(_ROWS))
     return template("reduce.c").substitute(
-        label=_comment(k.label), name=name, nd=k.ndim, ond=k.ndim - len(k.axes), reduced=reduced,
+        rows=_ROWS, rows_decls=rows_decls, rows_body=rows_body, label=_comment(k.label), name=name,
+        nd=k.ndim, ond=k.ndim - len(k.axes), reduced=reduced,
         ibuf=k.input.buf, obuf=k.output.buf, otype=CTYPE[k.output.dtype], itype=CTYPE[k.input.dtype],
         init=init, combine=combine,
         outer_reduced="1" if any(d < k.ndim - 1 for d in k.axes) else "0")
