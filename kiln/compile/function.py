@@ -148,9 +148,20 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
     fgraph = FunctionGraph(in_vars + shared_vars, out_vars + upd_exprs, clone=True,
                            update_mapping={len(out_vars) + j: len(in_vars) + shared_vars.index(t)
                                            for j, t in enumerate(upd_targets)})
-    report = mode.rewrite(fgraph)
-    return Function(fgraph, in_specs, out_specs, shared_vars, upd_targets, single, mode, name,
-                    allow_input_downcast, trust_input, report)
+    # warm start: a process that compiled this very graph before left its rewritten form
+    # and module keys in the cache, keyed by the graph as built here (kiln.linkers.cache.warm)
+    from kiln.linkers.cache.warm import warm_lookup
+
+    warm = warm_lookup(fgraph, mode)
+    if warm.hit:
+        fgraph, report = warm.graph, warm.report
+    else:
+        report = mode.rewrite(fgraph)
+    f = Function(fgraph, in_specs, out_specs, shared_vars, upd_targets, single, mode, name,
+                 allow_input_downcast, trust_input, report)
+    f.warm_start = warm.hit
+    warm.store(fgraph, f._runner, report)
+    return f
 
 
 def _as_output(o: Any, k: int) -> Variable:
@@ -357,9 +368,12 @@ class Function:
         self._update_slots = tuple((k, _index_of(self.shared_vars, t)) for k, t in
                                    zip(range(n_out, len(outs)), self.update_targets))
         self._update_cells = tuple((k, self._containers[j]) for k, j in self._update_slots)
+        self._fast_call = _call_path(self)
 
     # -- calling --------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not kwargs and self._fast_call is not None and not self.trust_input:
+            return self._fast_call(args)   # the same steps as below, in the Cython runtime
         if kwargs or len(args) != self._n_in:
             values = self._bind(args, kwargs)
         elif self.trust_input:
@@ -491,7 +505,7 @@ class Function:
 
     _DERIVED = ("_runner", "maker", "_names", "_ambiguous", "_defaults", "_has_defaults", "_filters",
                 "_copy_out", "_copy_idx", "_ro_check_idx", "_containers", "_update_slots",
-                "_update_cells", "input_types", "_n_in", "_n_out")
+                "_update_cells", "input_types", "_n_in", "_n_out", "_fast_call")
 
     def __getstate__(self) -> dict:
         # Only what _setup cannot rebuild travels; shared variables carry their values.  The
@@ -528,6 +542,35 @@ def _weak_float(t: Any, val: float) -> Any:
     if np.isinf(arr) and not np.isinf(val):
         return None
     return arr
+
+
+def _call_path(f: "Function") -> Any:
+    """`f.__call__`'s positional fast path as a Cython `CallPath` (kiln.linkers.c._runtime),
+    or None when the extension is not built or `KILN_FLAGS=c_runtime=ctypes` asks for
+    the pure-Python runtime."""
+    from kiln.configuration import config
+
+    if config.extra.get("c_runtime") == "ctypes":
+        return None
+    try:
+        from kiln.linkers.c._runtime import CallPath
+    except ImportError:
+        return None
+    from kiln.tensor.type import TensorType
+
+    checks = []
+    for t, filt in zip(f.input_types, f._filters):
+        if isinstance(t, TensorType):
+            static = tuple((i, s) for i, s in enumerate(t.shape) if s is not None)
+            checks.append((np.dtype(t.dtype), t.ndim, static, filt))
+        else:
+            checks.append((None, 0, (), filt))
+
+    def bind(args: tuple) -> list:
+        return f._bind(args, {})
+
+    return CallPath(tuple(checks), f._containers, f._runner, bind, copy_value, f._copy_idx,
+                    f._ro_check_idx, f._update_cells, f.single, f._n_out)
 
 
 def _fast_filter(t: Any):

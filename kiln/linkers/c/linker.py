@@ -8,7 +8,9 @@ make_runner(fgraph):
   3. the graph's signature indexes the segment keys, so a warm start loads modules without
      rendering C;
   4. at call time a segment allocates its outputs and intermediates (NumPy, C order),
-     builds view descriptors, and makes one native call.
+     builds view descriptors, and makes one native call.  Intermediates whose lifetimes
+     do not overlap share storage (kiln.linkers.c.memplan); the whole run goes through the
+     Cython extension's `Program` when it is built, else through the Python loop below.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.fg import FunctionGraph
 from kiln.linkers.c.ir import Segment
 from kiln.linkers.c.lower import lower_node
+from kiln.linkers.c.lower_shape_ops import segment_view
 from kiln.linkers.c.shapes import output_shape, value_inputs
 from kiln.linkers.python import PythonLinker, describe_node
 from kiln.tensor import reduction as red
@@ -102,13 +105,36 @@ def _rule_names(node: Apply) -> str:
     if rule is None or lower_node(node) is None:
         return "-"
     text = name(rule)
-    if isinstance(node.op, Elemwise):
-        ops = [node.op.scalar_op]
-        inner = getattr(node.op.scalar_op, "fgraph", None)   # a Composite: every inner op counts
-        if inner is not None:
-            ops = [n.op for n in inner.toposort()]
+    ops = list(_scalar_ops(node.op))
+    if ops:
         text += "[" + ",".join(name(SCALAR_C.get(type(op))) for op in ops) + "]"
     return text
+
+
+def _scalar_ops(op) -> Any:
+    """The scalar ops whose C rules an op's kernel uses: an Elemwise's, every op inside a
+    Composite, and those of the Elemwise nodes inside an inner graph (FusedReduce)."""
+    if isinstance(op, Elemwise):
+        inner = getattr(op.scalar_op, "fgraph", None)   # a Composite: every inner op counts
+        if inner is None:
+            yield op.scalar_op
+        else:
+            for n in inner.toposort():
+                yield from _scalar_ops_of_scalar(n.op)
+        return
+    inner = getattr(op, "fgraph", None)
+    if inner is not None:
+        for n in inner.toposort():
+            yield from _scalar_ops(n.op)
+
+
+def _scalar_ops_of_scalar(sop) -> Any:
+    inner = getattr(sop, "fgraph", None)
+    if inner is None:
+        yield sop
+    else:
+        for n in inner.toposort():
+            yield from _scalar_ops_of_scalar(n.op)
 
 
 def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
@@ -133,6 +159,8 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
             kind = "v"
         elif isinstance(node.op, Reshape) and pending.get(node.inputs[0]) != "v" and node.inputs[1] not in pending:
             kind = "v"
+        elif segment_view(node, pending):   # BroadcastTo/BroadcastLike (lower_shape_ops.py)
+            kind = "v"
         elif isinstance(node.op, Subtensor) and not any(i in pending for i in node.inputs[1:]) and not (
                 node.inputs[0] in pending and node.outputs[0].type.ndim == 0):
             # basic indexing is a NumPy view (bounds checked by NumPy: IndexError); its index
@@ -154,7 +182,10 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
             groups.append(("s", []))
         groups[-1][1].append(node)
         if kind == "k":
-            pending.update((o, "c") for o in node.outputs)
+            # a kernel output may be its input itself (view_map, e.g. SumToShape): a view then
+            vm = getattr(node.op, "view_map", None) or {}
+            pending.update((o, "v" if any(pending.get(node.inputs[i]) == "v" for i in vm.get(j, ())) else "c")
+                           for j, o in enumerate(node.outputs))
         elif node.inputs[0] in pending:
             state = "c" if isinstance(node.op, Reshape) else "v"
             pending[node.outputs[0]] = state
@@ -170,13 +201,21 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
 
 @dataclass
 class _SegPlan:
-    """Run-time plan of one segment: what to allocate or view before the native call."""
+    """Run-time plan of one segment: what to allocate or view before the native call.
+
+    `prep` entries are ("v", node, in_slots, out_slots, None) for a view and
+    ("a", node, in_slots, out_slots, (out_dtypes, alias_slots, pools)) for a kernel's
+    outputs: `alias_slots[k]` is the destroyed input's slot (an in-place kernel) or None,
+    `pools[k]` the reusable buffer the output is a view of (memplan) or None (its own array).
+    """
 
     label: str
-    prep: list = field(default_factory=list)   # (kind, node, in_slots, out_slots, out_dtypes)
+    prep: list = field(default_factory=list)
     buf_slots: list = field(default_factory=list)
     kernel_nodes: list = field(default_factory=list)
     module: Any = None
+    n_pools: int = 0
+    n_pooled: int = 0
 
 
 class CLinker:
@@ -233,16 +272,26 @@ class CLinker:
                 for n in nodes:
                     steps.append(("p", n, [slot_of(v) for v in n.inputs], [slot_of(v) for v in n.outputs]))
                 continue
-            plan, seg = self._plan_segment(nodes, slot_of)
+            plan, seg = self._plan_segment(nodes, slot_of, fgraph)
             steps.append(("s", plan))
             segments.append((plan, seg))
         output_slots = [slot_of(v) for v in fgraph.outputs]
 
-        self._load_modules(fgraph, full_order, segments)
-        return _make_run(init, input_slots, output_slots, steps)
+        keys = self._load_modules(fgraph, full_order, segments)
+        run = _make_run(init, input_slots, output_slots, steps)
+        run.module_keys = keys   # what a warm start of this graph will load (kiln.linkers.cache.warm)
+        return run
 
     # -- planning and compiling -------------------------------------------------------
-    def _plan_segment(self, nodes: list[Apply], slot_of) -> tuple[_SegPlan, Segment]:
+    def _plan_segment(self, nodes: list[Apply], slot_of, fgraph: FunctionGraph | None = None
+                      ) -> tuple[_SegPlan, Segment]:
+        from kiln.linkers.c.memplan import plan_pools
+
+        kernel_set = {n for n in nodes if lower_node(n) is not None}
+        pools = plan_pools(nodes, set(fgraph.outputs) if fgraph is not None else set(),
+                           fgraph.clients if fgraph is not None else {}, kernel_set.__contains__)
+        if fgraph is None:   # without the graph's clients nothing is known not to escape
+            pools.pool_of.clear()
         bufs: dict[Variable, int] = {}
         buf_types: list[tuple[int, str]] = []
         plan = _SegPlan(label=", ".join(str(n.op) for n in nodes)[:200])
@@ -262,22 +311,38 @@ class CLinker:
                 plan.prep.append(("v", n, ins, outs, None))
                 continue
             # an op that destroys an input (an in-place variant) writes its output there
-            dm = getattr(n.op, "destroy_map", None) or {}
+            # (a kernel op with a view_map, e.g. SumToShape, returns its input when the shapes agree)
+            dm = getattr(n.op, "destroy_map", None) or getattr(n.op, "view_map", None) or {}
             alias = [ins[dm[k][0]] if dm.get(k) else None for k in range(len(outs))]
-            plan.prep.append(("a", n, ins, outs, ([v.type.dtype for v in n.outputs], alias)))
+            pool = [pools.pool_of.get(v) for v in n.outputs]
+            plan.prep.append(("a", n, ins, outs, ([np.dtype(v.type.dtype) for v in n.outputs], alias, pool)))
             kernels.append(k)
             plan.kernel_nodes.append(n)
+        plan.n_pools, plan.n_pooled = pools.n_pools, len(pools.pool_of)
         return plan, Segment(plan.label, tuple(buf_types), tuple(kernels))
 
-    def _load_modules(self, fgraph, order, segments) -> None:
-        from kiln.linkers.c.compiler import build_flags, compile_source, compiler
-        from kiln.linkers.c.render import render_segment
+    def _load_modules(self, fgraph, order, segments) -> list[str]:
+        """Give each segment its module; returns the module keys, in segment order.
+
+        A warm start (kiln.linkers.cache.warm) hands the keys it stored as
+        `fgraph._warm_module_keys`: they are verified and loaded without computing any
+        signature.  Else the graph's index entry, else render and compile every segment
+        (in parallel: one compiler process per core)."""
+        from kiln.linkers.c.compiler import build_flags, compile_sources, compiler
         from kiln.linkers.c.runtime import CModule
         from kiln.linkers.cache import codegen_version, compiler_identity
 
         if not segments:
-            return
+            return []
         cache = self.cache
+        warm = getattr(fgraph, "_warm_module_keys", None)
+        if warm is not None and len(warm) == len(segments):
+            dirs = [cache.verified(k) for k in warm]
+            if all(d is not None for d in dirs):
+                for (plan, _), d in zip(segments, dirs):
+                    plan.module = CModule(d / "mod.so")
+                    cache._record("h")
+                return list(warm)
         # the rules used (tables users can extend at run time) decide what each module holds
         rules = ";".join(_rule_names(n) for n in order)
         flags = " ".join(sum(build_flags(compiler()), ()))
@@ -289,34 +354,79 @@ class CLinker:
                 for (plan, _), d in zip(segments, dirs):
                     plan.module = CModule(d / "mod.so")
                     cache._record("h")
-                return
-        keys = []
-        for plan, seg in segments:
-            key, so = compile_source(render_segment(seg), cache)
+                return list(entry["artifacts"])
+        from kiln.linkers.c.render import render_segment   # only here: a warm start renders nothing
+
+        built = compile_sources([render_segment(seg) for _, seg in segments], cache)
+        for (plan, _), (key, so) in zip(segments, built):
             plan.module = CModule(so)
-            keys.append(key)
+        keys = [key for key, _ in built]
         cache.index_put(sig, keys, {"segments": [p.label for p, _ in segments]})
+        return keys
+
+
+def _alloc_shape(node: Apply, args: list) -> tuple:
+    """The output shape of kernel `node` for `args` (SHAPE_RULES), with the python linker's note on errors."""
+    try:
+        return output_shape(node, args)
+    except (ValueError, IndexError) as e:   # the same note as the python linker's
+        e.add_note(f"kiln: while computing {describe_node(node, args)}")
+        raise
+
+
+def _view_step(node: Apply, ins: list[int], out: int) -> Callable[[list], None]:
+    """fn(storage): build the view `node` computes (its `perform`, metadata only)."""
+    def view(storage: list) -> None:
+        cells = [[None]]
+        node.op.perform(node, [storage[i] for i in ins], cells)
+        storage[out] = cells[0][0]
+
+    return view
+
+
+def _python_step(node: Apply, ins: list[int], outs: list[int]) -> Callable[[list], None]:
+    """fn(storage): run `node` through its `perform`, with the python linker's note on errors."""
+    def step(storage: list) -> None:
+        args = [storage[i] for i in ins]
+        cells = [[None] for _ in outs]
+        try:
+            node.op.perform(node, args, cells)
+        except Exception as e:
+            e.add_note(f"kiln: while computing {describe_node(node, args)}")
+            raise
+        for s, cell in zip(outs, cells):
+            storage[s] = cell[0]
+
+    return step
+
+
+def _pool_view(pools: list, p: int, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """A C-contiguous array of `shape` viewing pool `p`'s bytes (grown when too small)."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    buf = pools[p]
+    if buf is None or buf.size < nbytes:
+        buf = pools[p] = np.empty(max(nbytes, 1), dtype=np.uint8)
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 def _run_segment(plan: _SegPlan, storage: list) -> None:
-    """Allocate the segment's outputs, build its views, and make the one native call."""
+    """Allocate the segment's outputs, build its views, and make the one native call
+    (the Python path; the Cython `Program` does the same in C)."""
+    pools: list = [None] * plan.n_pools
     for kind, node, ins, outs, extra in plan.prep:
         if kind == "v":
             cells = [[None]]
             node.op.perform(node, [storage[i] for i in ins], cells)
             storage[outs[0]] = cells[0][0]
             continue
-        args = [storage[i] for i in ins]
-        try:
-            shape = output_shape(node, args)
-        except (ValueError, IndexError) as e:   # the same note as the python linker's
-            e.add_note(f"kiln: while computing {describe_node(node, args)}")
-            raise
-        for s, dt, src in zip(outs, *extra):
+        shape = _alloc_shape(node, [storage[i] for i in ins])
+        for s, dt, src, p in zip(outs, *extra):
             a = None if src is None else storage[src]
             if (a is not None and type(a) is np.ndarray and a.flags.writeable and a.dtype == dt
                     and a.shape == shape):
                 storage[s] = a   # kernels see the same data pointer in both operands
+            elif p is not None:
+                storage[s] = _pool_view(pools, p, shape, dt)
             else:
                 storage[s] = np.empty(shape, dtype=dt)
     rc, failed = plan.module([storage[s] for s in plan.buf_slots])
@@ -358,8 +468,66 @@ def _frees(init, input_slots, output_slots, steps) -> list[list[int]]:
     return frees
 
 
+def _plan_info(steps) -> dict:
+    """What a runner's plan looks like: per segment its label, how many intermediates are
+    views of shared pools and how many distinct pool buffers a call allocates."""
+    return {"segments": [{"label": st[1].label, "intermediates": st[1].n_pooled, "pools": st[1].n_pools}
+                         for st in steps if st[0] == "s"]}
+
+
+def _program(init, input_slots, output_slots, steps, frees):
+    """The Cython `Program` running this schedule, or None when the extension is not in use."""
+    from kiln.linkers.c.runtime import EXTENSION
+
+    if EXTENSION is None or not hasattr(EXTENSION, "Program"):
+        return None
+    if any(st[0] == "s" and getattr(st[1].module, "_fast", None) is None for st in steps):
+        return None
+    from kiln.linkers.c.shapes import SHAPE_RULES, _shapes_elemwise
+
+    # the Elemwise fast path (output shape = the inputs' common shape) is the table's own rule
+    fast_elemwise = SHAPE_RULES.get(Elemwise) is _shapes_elemwise
+    # function outputs a segment allocates (not views, not in-place writes into an input)
+    # keep their storage for the next call (Program: reused once nobody holds them)
+    allocated = {o for st in steps if st[0] == "s" for kind, _, _, outs, _ in st[1].prep if kind == "a"
+                 for o in outs}
+    reuse_slots = tuple(dict.fromkeys(s for s in output_slots if s in allocated))
+    reuse_of = {s: k for k, s in enumerate(reuse_slots)}
+    out = []
+    for st, fr in zip(steps, frees):
+        if st[0] == "p":
+            _, node, ins, outs = st
+            out.append(EXTENSION.PyStep(_python_step(node, ins, outs), tuple(fr)))
+            continue
+        plan: _SegPlan = st[1]
+        preps = []
+        for kind, node, ins, outs, extra in plan.prep:
+            if kind == "v":
+                preps.append(EXTENSION.Prep(True, _view_step(node, ins, outs[0])))
+                continue
+            dtypes, alias, pool = extra
+            preps.append(EXTENSION.Prep(
+                False, _alloc_shape, node, tuple(ins), tuple(outs), tuple(d.num for d in dtypes),
+                tuple(-1 if a is None else a for a in alias), tuple(-1 if p is None else p for p in pool),
+                fast_elemwise and type(node.op) is Elemwise, node.outputs[0].type.ndim,
+                tuple(reuse_of.get(o, -1) for o in outs)))
+
+        def on_error(storage, rc, failed, plan=plan):
+            _raise_native_error(plan, storage, rc, failed)
+
+        out.append(EXTENSION.SegStep(plan.module.address, tuple(plan.buf_slots), tuple(preps), tuple(fr),
+                                     on_error, plan.n_pools))
+    return EXTENSION.Program(list(init), tuple(input_slots), tuple(output_slots), tuple(out),
+                             _plan_info(steps), reuse_slots)
+
+
 def _make_run(init, input_slots, output_slots, steps):
     frees = _frees(init, input_slots, output_slots, steps)
+    program = _program(init, input_slots, output_slots, steps, frees)
+    if program is not None:
+        program.segments = [st[1] for st in steps if st[0] == "s"]
+        return program
+    info = _plan_info(steps)
     steps = [(*step, fr) for step, fr in zip(steps, frees)]
 
     def run(values: Sequence[Any]) -> list[Any]:
@@ -386,4 +554,6 @@ def _make_run(init, input_slots, output_slots, steps):
                 storage[sl] = None
         return [storage[s] for s in output_slots]
 
+    run.info = info
+    run.segments = [st[1] for st in steps if st[0] == "s"]   # the _SegPlans, for inspection
     return run

@@ -34,16 +34,6 @@ ERRORS = {1: (ValueError, "operand shapes do not match"),
           6: (IndexError, "index out of bounds")}
 
 _BLAS_NAMES = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot")
-
-
-def _capsule_pointer(capsule) -> int:
-    get_name = ctypes.pythonapi.PyCapsule_GetName
-    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
-    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
-    return get_ptr(capsule, get_name(capsule))
-
-
 _BLAS_TABLE = None
 
 
@@ -52,10 +42,10 @@ def blas_table():
     C array, handed to every module that calls BLAS when it is loaded (built once)."""
     global _BLAS_TABLE
     if _BLAS_TABLE is None:
-        from scipy.linalg import cython_blas
+        from kiln._lazy import capsule_pointer, scipy_linalg_extension
 
-        capi = cython_blas.__pyx_capi__
-        _BLAS_TABLE = (ctypes.c_void_p * len(_BLAS_NAMES))(*[_capsule_pointer(capi[n]) for n in _BLAS_NAMES])
+        capi = scipy_linalg_extension("cython_blas").__pyx_capi__
+        _BLAS_TABLE = (ctypes.c_void_p * len(_BLAS_NAMES))(*[capsule_pointer(capi[n]) for n in _BLAS_NAMES])
     return _BLAS_TABLE
 
 
