@@ -21,8 +21,10 @@ import sys
 from pathlib import Path
 
 from kiln.linkers.cache import ModuleCache, get_cache, module_key
+from kiln.linkers.cache.key import probe_memo
 
-__all__ = ["CompileError", "compiler", "have_compiler", "FLAGS", "build_flags", "compile_source", "threads"]
+__all__ = ["CompileError", "compiler", "have_compiler", "FLAGS", "build_flags", "compile_source",
+           "compile_sources", "threads"]
 
 FLAGS = ("-O2", "-ftree-vectorize", "-fvect-cost-model=cheap", "-fPIC", "-shared", "-std=gnu11", "-fwrapv",
          "-ffp-contract=off", "-fno-math-errno", "-march=native", "-Werror=implicit-function-declaration",
@@ -32,31 +34,39 @@ LIBS = ("-lm",)
 
 @functools.lru_cache(maxsize=None)
 def _libmvec(cc: str) -> bool:
-    """True when `cc` links glibc's vector math library (x86-64 Linux), asked once per process."""
+    """True when `cc` links glibc's vector math library (x86-64 Linux), asked once per
+    installed compiler (`probe_memo`: a warm start runs no compiler)."""
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
         return False
-    try:
+
+    def ask() -> str:
         out = subprocess.run([cc, "-print-file-name=libmvec.so"], capture_output=True, text=True,
                              timeout=30).stdout.strip()
+        return "1" if os.path.isabs(out) and os.path.exists(out) else "0"
+
+    try:
+        return probe_memo("libmvec", cc, ask) == "1"
     except (OSError, subprocess.SubprocessError):
         return False
-    return os.path.isabs(out) and os.path.exists(out)
 
 
 @functools.lru_cache(maxsize=None)
 def _openmp(cc: str) -> bool:
-    """True when `cc` accepts -fopenmp and links OpenMP (asked once per process)."""
+    """True when `cc` accepts -fopenmp and links OpenMP (asked once per installed compiler)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as d:
-        src = Path(d) / "omp.c"
-        src.write_text("#include <omp.h>\nint kiln_probe(void) { return omp_get_max_threads(); }\n")
-        try:
+    def ask() -> str:
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / "omp.c"
+            src.write_text("#include <omp.h>\nint kiln_probe(void) { return omp_get_max_threads(); }\n")
             res = subprocess.run([cc, "-fopenmp", "-fPIC", "-shared", "-Wl,--no-undefined", "-o",
                                   str(Path(d) / "omp.so"), str(src)], capture_output=True, timeout=60)
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return res.returncode == 0
+            return "1" if res.returncode == 0 else "0"
+
+    try:
+        return probe_memo("openmp", cc, ask) == "1"
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def threads() -> int:
@@ -87,11 +97,14 @@ def build_flags(cc: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     flags, libs = FLAGS, LIBS
     if _libmvec(cc):
         flags, libs = flags + ("-DKILN_LIBMVEC",), ("-lmvec",) + libs
+    from kiln.configuration import config
+
+    stream_min = config.extra.get("stream_min")   # bytes of output from which loops stream (tests use 1)
+    if stream_min is not None:
+        flags = flags + (f"-DKILN_STREAM_MIN={int(stream_min)}",)
     n = threads()
     if n > 1 and _openmp(cc):
         flags = flags + ("-fopenmp", f"-DKILN_NT={n}")
-        from kiln.configuration import config
-
         par_min = config.extra.get("par_min")   # the threading threshold in elements (tests use 1)
         if par_min is not None:
             flags = flags + (f"-DKILN_PAR_MIN={int(par_min)}",)
@@ -163,3 +176,33 @@ def compile_source(source: str, cache: ModuleCache | None = None) -> tuple[str, 
         return ["mod.so", "mod.c"]
 
     return key, cache.get_or_build(key, build) / "mod.so"
+
+
+def compile_sources(sources: list[str], cache: ModuleCache | None = None) -> list[tuple[str, Path]]:
+    """`compile_source` for several sources (the segments of one function), in parallel.
+
+    Each compile is a separate compiler process, so threads overlap them: a function of
+    several segments compiles in about the time of its largest one on a multi-core
+    machine.  Results are in `sources`' order; the first compile error is raised after
+    every compile has finished (none is left running).
+
+    >>> import tempfile
+    >>> out = compile_sources(["int a(void){return 1;}", "int b(void){return 2;}"],
+    ...                       ModuleCache(tempfile.mkdtemp()))
+    >>> [so.name for _, so in out]
+    ['mod.so', 'mod.so']
+    """
+    from kiln.configuration import config
+
+    cache = cache or get_cache()
+    jobs = int(config.extra.get("compile_jobs", 0) or 0)   # KILN_FLAGS=compile_jobs=N (default: cores)
+    workers = min(len(sources), jobs if jobs > 0 else (os.cpu_count() or 1))
+    if workers <= 1:
+        return [compile_source(src, cache) for src in sources]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # largest first, so a big module does not start last and finish alone
+    order = sorted(range(len(sources)), key=lambda k: -len(sources[k]))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kiln-cc") as pool:
+        futures = {k: pool.submit(compile_source, sources[k], cache) for k in order}
+    return [futures[k].result() for k in range(len(sources))]

@@ -62,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"size:     {format_size(sum(e.size for e in entries))}")
         print(f"entries:  {len(entries)}")
         print(f"hits:     {st.hits}\nmisses:   {st.misses}\ncompiles: {st.compiles}\nrebuilt:  {st.rebuilt}")
+        print(f"warm starts: {st.warm_starts}\nrewrites run: {st.rewrites_run}")
     elif args.cmd == "list":
         for e in sorted(cache.entries(), key=lambda e: e.last_used):
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e.last_used))

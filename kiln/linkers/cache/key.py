@@ -9,23 +9,66 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-__all__ = ["compiler_identity", "cpu_features", "codegen_version", "module_key"]
+__all__ = ["compiler_identity", "cpu_features", "codegen_version", "module_key", "probe_memo"]
 
 _KILN_ROOT = Path(__file__).resolve().parents[2]
 #: the files whose content defines what code kiln generates
 _CODEGEN_GLOBS = ("linkers/c/*.py", "c_templates/*")
 
 
+def probe_memo(kind: str, cc: str, compute: Callable[[], str]) -> str:
+    """`compute()` (a question asked of the compiler by running it), remembered on disk.
+
+    Running the compiler costs 5-20 ms a question, too much for a warm start that should
+    take a few ms; the answer is kept under the cache's probes/ directory, keyed by `kind`
+    and the compiler executable's resolved path, size, mtime and inode, so installing
+    another compiler (or upgrading it) asks again.  Without a usable cache directory it
+    just asks.  An exception from `compute` propagates and nothing is remembered.
+
+    >>> probe_memo("demo", "no-such-compiler-xyz", lambda: "answer")
+    'answer'
+    """
+    path = shutil.which(cc)
+    if path is None:
+        return compute()
+    try:
+        from kiln.linkers.cache.store import get_cache
+
+        real = os.path.realpath(path)
+        st = os.stat(real)
+        tag = hashlib.sha256(f"{kind}\0{real}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}".encode()
+                             ).hexdigest()[:32]
+        probes = get_cache().root / "probes"
+        f = probes / f"{tag}.txt"
+        return f.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        pass
+    except Exception:   # no usable cache (refused directory, ...): ask every time
+        return compute()
+    answer = compute()
+    try:
+        from kiln.linkers.cache.location import ensure_private_dir
+        from kiln.linkers.cache.store import _atomic_write
+
+        ensure_private_dir(probes)
+        _atomic_write(f, answer)
+    except Exception:
+        pass
+    return answer
+
+
 @functools.lru_cache(maxsize=None)
 def compiler_identity(cc: str) -> str:
-    """The compiler's resolved path and `--version` text (asked once per process).
+    """The compiler's resolved path and `--version` text (asked once per installed
+    compiler: see `probe_memo`).
 
     >>> compiler_identity("no-such-compiler-xyz").startswith("missing:")
     True
@@ -33,11 +76,15 @@ def compiler_identity(cc: str) -> str:
     path = shutil.which(cc)
     if path is None:
         return f"missing:{cc}"
-    try:
+
+    def ask() -> str:   # raises when the compiler cannot be run: a failure is never remembered
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout
+        return f"{Path(path).resolve()}\n{out.strip()}"
+
+    try:
+        return probe_memo("version", cc, ask)
     except (OSError, subprocess.SubprocessError) as e:
-        out = f"unqueryable: {e}"
-    return f"{Path(path).resolve()}\n{out.strip()}"
+        return f"{Path(path).resolve()}\nunqueryable: {e}"
 
 
 @functools.lru_cache(maxsize=None)

@@ -5,10 +5,13 @@ Layout under the cache root (all private, 0700):
     modules/<key>/        one entry: its artifacts (e.g. mod.so, mod.c) + manifest.json
     locks/<key>.lock      one lock per key (an OS file lock: released when its holder dies)
     index/<sig>.json      function-level index: graph signature -> artifact keys
+    functions/fn-<sig>/   warm-start entries (kiln.linkers.cache.warm): a user graph's
+                          rewritten form + module keys; same manifest, not counted as modules
     tmp/                  entries being built (renamed into modules/ when complete)
     failed/<key>/         sources of failed compiles (with KILN_FLAGS=cache_keep_failed=1)
     stats.log             one byte per event (h hit, m miss, c compile, r rebuilt corrupt
-                          entry), appended with O_APPEND so processes never need a lock
+                          entry, w warm start, u rewrite run for lack of one), appended with
+                          O_APPEND so processes never need a lock
 
 Readers never wait for unrelated compiles: there is no global lock, and a hit takes no
 lock at all (entries only appear by an atomic rename and are verified against their
@@ -33,17 +36,22 @@ from kiln.linkers.cache.location import default_cache_dir, ensure_private_dir
 __all__ = ["ModuleCache", "CacheEntry", "CacheStats", "get_cache"]
 
 _MANIFEST = "manifest.json"
-_EVENTS = {"h": "hits", "m": "misses", "c": "compiles", "r": "rebuilt"}
+_EVENTS = {"h": "hits", "m": "misses", "c": "compiles", "r": "rebuilt", "w": "warm_starts",
+           "u": "rewrites_run"}
 
 
 @dataclass(frozen=True)
 class CacheStats:
-    """Counts of cache events (hits, misses, compiles, corrupt entries rebuilt)."""
+    """Counts of cache events: module hits, misses, compiles, corrupt entries rebuilt, and
+    function-level warm starts (a function built from its stored rewritten graph) versus
+    rewrite pipelines run (no usable warm entry)."""
 
     hits: int = 0
     misses: int = 0
     compiles: int = 0
     rebuilt: int = 0
+    warm_starts: int = 0
+    rewrites_run: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,20 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+class _Held:
+    """A held lock as a context manager: releases on exit."""
+
+    def __init__(self, release):
+        self._release = release
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._release()
+        return False
+
+
 class _suppress:
     def __enter__(self):
         return self
@@ -97,7 +119,7 @@ class ModuleCache:
 
     def __init__(self, root: Path | str | None = None):
         self.root = ensure_private_dir(Path(root) if root is not None else default_cache_dir())
-        for sub in ("modules", "locks", "index", "tmp"):
+        for sub in ("modules", "functions", "locks", "index", "tmp"):
             ensure_private_dir(self.root / sub)
         #: this process's own counts (the persisted ones are in stats())
         self.session = {v: 0 for v in _EVENTS.values()}
@@ -123,6 +145,8 @@ class ModuleCache:
     def entry_dir(self, key: str) -> Path:
         if not key or "/" in key or key.startswith("."):
             raise ValueError(f"kiln cache: invalid key {key!r}")
+        if key.startswith("fn-"):   # warm-start entries (kiln.linkers.cache.warm): not modules
+            return self.root / "functions" / key
         return self.root / "modules" / key
 
     def lock(self, key: str, timeout: float = -1):
@@ -130,6 +154,39 @@ class ModuleCache:
         from filelock import FileLock
 
         return FileLock(str(self.root / "locks" / f"{key}.lock"), timeout=timeout)
+
+    def _build_lock(self, key: str, blocking: bool = True):
+        """The key's lock for building or publishing: `fcntl.flock` on the same lock file
+        `lock()` uses (filelock takes the same flock on Unix, so the two exclude each
+        other), without importing filelock (tens of ms on every cold start).  Returns a
+        context manager, or None when `blocking` is False and another holder has it."""
+        try:
+            import fcntl
+        except ImportError:   # not Unix: filelock's own implementation
+            from filelock import Timeout
+
+            lk = self.lock(key, timeout=-1 if blocking else 0)
+            try:
+                lk.acquire()
+            except Timeout:
+                return None
+            return _Held(lk.release)
+        fd = os.open(self.root / "locks" / f"{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+
+        def release() -> None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        return _Held(release)
 
     def verified(self, key: str) -> Path | None:
         """The entry's directory if it exists and every artifact matches its manifest, else None."""
@@ -160,7 +217,7 @@ class ModuleCache:
             self._record("h")
             self._touch(d)
             return d
-        with self.lock(key):
+        with self._build_lock(key):
             d = self.verified(key)
             if d is not None:  # another process built it while we waited
                 self._record("h")
@@ -183,6 +240,53 @@ class ModuleCache:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
             return final
+
+    def publish(self, key: str, files: dict[str, bytes]) -> Path | None:
+        """Publish an entry made of `files` (name -> content) unless it exists; not counted as
+        a compile.  Atomic like `get_or_build`; when another process holds the key's lock
+        (publishing the same entry right now) it returns None instead of waiting.
+
+        >>> import tempfile; c = ModuleCache(Path(tempfile.mkdtemp()) / "kc")
+        >>> c.publish("w1", {"g.bin": b"abc"}).name, c.read_verified("w1", "g.bin")
+        ('w1', b'abc')
+        """
+        held = self._build_lock(key, blocking=False)
+        if held is None:   # being published right now by another process
+            return None
+        with held:
+            d = self.verified(key)
+            if d is not None:
+                return d
+            final = self.entry_dir(key)
+            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{key[:12]}-"))
+            try:
+                meta = {}
+                for name, data in files.items():
+                    (tmp / name).write_bytes(data)
+                    meta[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                manifest = {"key": key, "files": meta, "created": time.time()}
+                (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+                if final.exists():   # corrupt or truncated: never read, replaced
+                    self._discard(final)
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return final
+
+    def read_verified(self, key: str, name: str) -> bytes | None:
+        """The content of artifact `name` of entry `key` if the entry is present and matches
+        its manifest (size and sha256, checked on the bytes returned), else None."""
+        d = self.entry_dir(key)
+        try:
+            info = json.loads((d / _MANIFEST).read_text(encoding="utf-8"))["files"][name]
+            data = (d / name).read_bytes()
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if len(data) != info.get("size") or hashlib.sha256(data).hexdigest() != info.get("sha256"):
+            return None
+        self._touch(d)
+        return data
 
     def _discard(self, d: Path) -> None:
         # rename first so the key's directory vanishes atomically, then delete at leisure
@@ -231,9 +335,10 @@ class ModuleCache:
         return removed
 
     def clear(self) -> int:
-        """Remove every entry, the index, leftovers in tmp/ and the statistics; returns entries removed."""
+        """Remove every entry, the index, warm-start entries, leftovers in tmp/ and the
+        statistics; returns module entries removed."""
         n = sum(self.remove(e.key) for e in list(self.entries()))
-        for sub in ("index", "tmp"):
+        for sub in ("index", "functions", "tmp"):
             shutil.rmtree(self.root / sub, ignore_errors=True)
             ensure_private_dir(self.root / sub)
         with _suppress():
