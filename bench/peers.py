@@ -136,7 +136,7 @@ class Peer:
 
 PEERS: dict[str, Peer] = {p.name: p for p in [
     Peer("kiln", "kiln", "kiln",
-         note="kiln.function, default mode (python linker until the C linker lands)"),
+         note="kiln.function, default mode (the C linker where a compiler exists)"),
     Peer("kiln-py", "kiln", "kiln", env={"KILN_FLAGS": "linker=py"}, default=False,
          note="kiln, python linker (the reference interpreter; --peers kiln-py to run it)"),
     Peer("kiln-c", "kiln", "kiln", env={"KILN_FLAGS": "linker=c"}, note="kiln, C linker"),
