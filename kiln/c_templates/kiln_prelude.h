@@ -209,7 +209,18 @@ KILN_DEF_UINT(uint32_t, uint32) KILN_DEF_UINT(uint64_t, uint64)
         if (x != x) return x; \
         return x > 0 ? x + log1p##S(exp##S(-x)) : log1p##S(exp##S(x)); } \
     static inline T kiln_gammaln_##N(T x) { return (isinf(x) && x < 0) ? x : lgamma##S(x); } /* scipy: -inf */ \
-    static inline T kiln_sign_##N(T x) { return x > 0 ? (T)1 : (x < 0 ? (T)-1 : (x == 0 ? (T)0 : x)); }
+    static inline T kiln_sign_##N(T x) { return x > 0 ? (T)1 : (x < 0 ? (T)-1 : (x == 0 ? (T)0 : x)); } \
+    /* scipy.special.xlogy/xlog1py: 0 where x == 0 unless y is NaN */ \
+    static inline T kiln_xlogy_##N(T x, T y) { return (x == 0 && y == y) ? (T)0 : x * log##S(y); } \
+    static inline T kiln_xlog1py_##N(T x, T y) { return (x == 0 && y == y) ? (T)0 : x * log1p##S(y); } \
+    /* numpy's npy_logaddexp: equal arguments (infinities too) give x + log 2 */ \
+    static inline T kiln_logaddexp_##N(T x, T y) { \
+        if (x == y) return x + (T)0.693147180559945309417232121458176568; \
+        T d = x - y; \
+        return d > 0 ? x + log1p##S(exp##S(-d)) : (d <= 0 ? y + log1p##S(exp##S(d)) : d); } \
+    /* kiln.scalar.special.Log1mexp: Maechler's switch at -log 2 */ \
+    static inline T kiln_log1mexp_##N(T x) { \
+        return x > -(T)0.693147180559945309417232121458176568 ? log##S(-expm1##S(x)) : log1p##S(-exp##S(x)); }
 KILN_DEF_FLOAT(float, float32, f) KILN_DEF_FLOAT(double, float64, )
 
 static inline int kiln_same_shape(const kiln_buf *b, const int64_t *shape, int nd) {

@@ -32,7 +32,7 @@ __all__ = ["Log1mexp", "XLogY", "XLog1py", "BetaLn", "Beta", "GammaInc", "GammaI
 
 class Log1mexp(UnaryScalarOp):
     """log(1 - exp(x)) for x <= 0, computed stably (Maechler's switch at -log 2).
-    x > 0 gives NaN, x = 0 gives -inf.  C: not yet (perform)."""
+    x > 0 gives NaN, x = 0 gives -inf.  C: kiln_log1mexp in kiln_prelude.h."""
     out_rule = "float"
 
     @staticmethod
@@ -44,13 +44,13 @@ class Log1mexp(UnaryScalarOp):
 
 
 class XLogY(BinaryScalarOp):
-    """x * log(y), 0 where x == 0 (scipy.special.xlogy).  C: not yet (perform)."""
+    """x * log(y), 0 where x == 0 unless y is NaN (scipy.special.xlogy).  C: kiln_xlogy."""
     out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "xlogy"))
 
 
 class XLog1py(BinaryScalarOp):
-    """x * log1p(y), 0 where x == 0 (scipy.special.xlog1py).  C: not yet (perform)."""
+    """x * log1p(y), 0 where x == 0 unless y is NaN (scipy.special.xlog1py).  C: kiln_xlog1py."""
     out_rule = "scipy"
     nfunc = staticmethod(scipy_function("special", "xlog1py"))
 

@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from kiln.scalar import math as sm
+from kiln.scalar import special as ss
+from kiln.scalar import special_more as ssm
 from kiln.linkers.c.types import CTYPE, supported
 
 __all__ = ["SCALAR_C", "scalar_c_exprs", "register_scalar_c"]
@@ -88,6 +90,11 @@ register_scalar_c(sm.Mod)(_helper("mod"))
 register_scalar_c(sm.Sigmoid)(_helper("sigmoid", floats_only=True))
 register_scalar_c(sm.Softplus)(_helper("softplus", floats_only=True))
 register_scalar_c(sm.GammaLn)(_helper("gammaln", floats_only=True))
+# special functions with a short exact C form (the others call SciPy through perform)
+register_scalar_c(ss.XLogY)(_helper("xlogy", floats_only=True))
+register_scalar_c(ss.XLog1py)(_helper("xlog1py", floats_only=True))
+register_scalar_c(ss.Log1mexp)(_helper("log1mexp", floats_only=True))
+register_scalar_c(ssm.LogAddExp)(_helper("logaddexp", floats_only=True))
 
 
 @register_scalar_c(sm.Maximum, sm.Minimum)
