@@ -41,12 +41,25 @@ def descriptor_size():
     return sizeof(kiln_buf)
 
 
+cdef int _describe(kiln_buf *b, cnp.ndarray a) except -1:
+    """Fill one descriptor from an array's header (no copy)."""
+    cdef Py_ssize_t d, nd = cnp.PyArray_NDIM(a)
+    if nd > MAXDIM:
+        raise ValueError(f"kiln runtime: {nd}-d arrays are not supported (at most {MAXDIM})")
+    b.data = <char *>cnp.PyArray_DATA(a)
+    b.ndim = nd
+    b.dtype = CODES[cnp.PyArray_TYPE(a)] if cnp.PyArray_ISNOTSWAPPED(a) else -1
+    for d in range(nd):
+        b.shape[d] = cnp.PyArray_DIMS(a)[d]
+        b.strides[d] = cnp.PyArray_STRIDES(a)[d]
+    return 0
+
+
 def call(uintptr_t entry, list arrays):
     """Run the entry point at address `entry` on `arrays`; returns (error code, failing kernel)."""
-    cdef Py_ssize_t n = len(arrays), k, d, nd
+    cdef Py_ssize_t n = len(arrays), k
     cdef kiln_buf small[8]
     cdef kiln_buf *bufs = small
-    cdef cnp.ndarray a
     cdef int64_t failed = 0
     cdef int rc
     cdef entry_t fn = <entry_t>entry
@@ -59,16 +72,7 @@ def call(uintptr_t entry, list arrays):
             obj = arrays[k]
             if type(obj) is not np.ndarray:
                 obj = np.asarray(obj)
-            a = <cnp.ndarray>obj
-            nd = cnp.PyArray_NDIM(a)
-            if nd > MAXDIM:
-                raise ValueError(f"kiln runtime: {nd}-d arrays are not supported (at most {MAXDIM})")
-            bufs[k].data = <char *>cnp.PyArray_DATA(a)
-            bufs[k].ndim = nd
-            bufs[k].dtype = CODES[cnp.PyArray_TYPE(a)] if cnp.PyArray_ISNOTSWAPPED(a) else -1
-            for d in range(nd):
-                bufs[k].shape[d] = cnp.PyArray_DIMS(a)[d]
-                bufs[k].strides[d] = cnp.PyArray_STRIDES(a)[d]
+            _describe(&bufs[k], <cnp.ndarray>obj)
         with nogil:
             rc = fn(bufs, n, &failed)
     finally:
@@ -233,10 +237,9 @@ cdef int _alloc(Prep pr, list storage, list pools, list spares) except -1:
 
 
 cdef int _call_segment(SegStep seg, list storage, list spares) except -1:
-    cdef Py_ssize_t n = len(seg.buf_slots), k, d, nd
+    cdef Py_ssize_t n = len(seg.buf_slots), k
     cdef kiln_buf small[8]
     cdef kiln_buf *bufs = small
-    cdef cnp.ndarray a
     cdef int64_t failed = 0
     cdef int rc
     cdef entry_t fn = <entry_t>seg.entry
@@ -256,16 +259,7 @@ cdef int _call_segment(SegStep seg, list storage, list spares) except -1:
             if type(obj) is not np.ndarray:
                 obj = np.asarray(obj)
                 storage[<Py_ssize_t>seg.buf_slots[k]] = obj   # keep it alive through the call
-            a = <cnp.ndarray>obj
-            nd = cnp.PyArray_NDIM(a)
-            if nd > MAXDIM:
-                raise ValueError(f"kiln runtime: {nd}-d arrays are not supported (at most {MAXDIM})")
-            bufs[k].data = <char *>cnp.PyArray_DATA(a)
-            bufs[k].ndim = nd
-            bufs[k].dtype = CODES[cnp.PyArray_TYPE(a)] if cnp.PyArray_ISNOTSWAPPED(a) else -1
-            for d in range(nd):
-                bufs[k].shape[d] = cnp.PyArray_DIMS(a)[d]
-                bufs[k].strides[d] = cnp.PyArray_STRIDES(a)[d]
+            _describe(&bufs[k], <cnp.ndarray>obj)
         with nogil:
             rc = fn(bufs, n, &failed)
     finally:

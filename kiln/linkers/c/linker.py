@@ -528,28 +528,16 @@ def _make_run(init, input_slots, output_slots, steps):
         program.segments = [st[1] for st in steps if st[0] == "s"]
         return program
     info = _plan_info(steps)
-    steps = [(*step, fr) for step, fr in zip(steps, frees)]
+    # each step as fn(storage), and the slots to drop after it (their last use)
+    calls = [((lambda storage, plan=step[1]: _run_segment(plan, storage)) if step[0] == "s"
+              else _python_step(step[1], step[2], step[3]), fr) for step, fr in zip(steps, frees)]
 
     def run(values: Sequence[Any]) -> list[Any]:
         storage = list(init)
         for s, v in zip(input_slots, values):
             storage[s] = v
-        for step in steps:
-            if step[0] == "s":
-                _run_segment(step[1], storage)
-                for sl in step[2]:
-                    storage[sl] = None
-                continue
-            _, node, ins, outs, fr = step
-            args = [storage[i] for i in ins]
-            cells = [[None] for _ in outs]
-            try:
-                node.op.perform(node, args, cells)
-            except Exception as e:
-                e.add_note(f"kiln: while computing {describe_node(node, args)}")
-                raise
-            for s, cell in zip(outs, cells):
-                storage[s] = cell[0]
+        for call, fr in calls:
+            call(storage)
             for sl in fr:
                 storage[sl] = None
         return [storage[s] for s in output_slots]
