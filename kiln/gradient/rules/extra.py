@@ -23,7 +23,7 @@ import kiln.tensor.math as km
 from kiln.gradient.registry import ELEMWISE_JVP, register_jvp, register_transpose
 from kiln.gradient.rules.elemwise import _mark_from_primal, _sum_terms
 from kiln.gradient.rules.helpers import instantiate, linear_jvp, mark_full, same_shape, zero_derivative
-from kiln.gradient.values import ZERO, is_zero
+from kiln.gradient.values import ZERO, Null, is_zero
 from kiln.tensor.creation import zeros_like
 
 __all__ = ["SPECIAL_DERIVATIVES", "defderiv_special"]
@@ -34,30 +34,46 @@ SPECIAL_DERIVATIVES: dict[type, Callable] = {}
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
-def defderiv_special(*scalar_classes: type) -> Callable:
-    """Decorator: register partial derivatives of special-function scalar ops (see module doc)."""
-    def deco(fn: Callable) -> Callable:
-        for c in scalar_classes:
-            SPECIAL_DERIVATIVES[c] = fn
-            ELEMWISE_JVP[c] = _special_jvp
-        return fn
-    return deco
+def table_jvp(table: dict[type, Callable]) -> Callable:
+    """The elementwise jvp of scalar ops whose partial derivatives `table` holds:
+    fn(inputs, outputs) -> per input a coefficient graph, None (zero), or a string, the
+    reason the derivative in that input is undefined (a tangent reaching it gives Null)."""
+    def jvp(node, ts):
+        op = node.op.scalar_op
+        coefs = table[type(op)](node.inputs, node.outputs)
+        out = node.outputs[0]
+        terms = []
+        for k, (t, c) in enumerate(zip(ts, coefs)):
+            if is_zero(t) or c is None:
+                continue
+            if isinstance(c, str):
+                return [Null(f"{op} is not differentiable w.r.t. {c}")]
+            if c.dtype != out.dtype:
+                c = km.cast(c, out.dtype)
+            term = mark_full(same_shape(km.mul(t, c), out), 1)
+            terms.append(mark_full(term, 0) if len(node.inputs) == 1 else _mark_from_primal(term, node, [(0, k)]))
+        if not terms:
+            return [ZERO]
+        return [_sum_terms(terms)]
+    return jvp
 
 
-def _special_jvp(node, ts):
-    coefs = SPECIAL_DERIVATIVES[type(node.op.scalar_op)](node.inputs, node.outputs)
-    out = node.outputs[0]
-    terms = []
-    for k, (t, c) in enumerate(zip(ts, coefs)):
-        if is_zero(t) or c is None:
-            continue
-        if c.dtype != out.dtype:
-            c = km.cast(c, out.dtype)
-        term = mark_full(same_shape(km.mul(t, c), out), 1)
-        terms.append(mark_full(term, 0) if len(node.inputs) == 1 else _mark_from_primal(term, node, [(0, k)]))
-    if not terms:
-        return [ZERO]
-    return [_sum_terms(terms)]
+def derivative_table_decorator(table: dict[type, Callable]) -> Callable:
+    """A decorator factory registering partial derivatives into `table` (see table_jvp)."""
+    jvp = table_jvp(table)
+
+    def register(*scalar_classes: type) -> Callable:
+        def deco(fn: Callable) -> Callable:
+            for c in scalar_classes:
+                table[c] = fn
+                ELEMWISE_JVP[c] = jvp
+            return fn
+        return deco
+    return register
+
+
+#: decorator: register partial derivatives of special-function scalar ops (see module doc)
+defderiv_special = derivative_table_decorator(SPECIAL_DERIVATIVES)
 
 
 def _zero_where(cond, value):

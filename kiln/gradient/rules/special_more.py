@@ -4,7 +4,8 @@ SymPy in tests/tensor/test_compat_special.py).
 `MORE_DERIVATIVES` maps a scalar op class to fn(inputs, outputs) -> one entry per input: a
 coefficient (the partial derivative as a graph), None (zero), or a string: the reason the
 derivative in that input is undefined (a tangent reaching it gives `Null(reason)`).  The table
-is kept apart from extra.SPECIAL_DERIVATIVES, whose test file checks exactly its own entries.
+is kept apart from extra.SPECIAL_DERIVATIVES (each test file checks exactly its own table);
+the jvp built from it is extra.py's (`derivative_table_decorator`).
 
 Complex parts (real, imag, angle, conj, complex) have no rule: kiln's gradients are real.
 """
@@ -15,10 +16,7 @@ from typing import Callable
 
 import kiln.scalar.special_more as psm
 import kiln.tensor.math as km
-from kiln.gradient.registry import ELEMWISE_JVP
-from kiln.gradient.rules.elemwise import _mark_from_primal, _sum_terms
-from kiln.gradient.rules.helpers import mark_full, same_shape
-from kiln.gradient.values import ZERO, Null, is_zero
+from kiln.gradient.rules.extra import derivative_table_decorator
 
 __all__ = ["MORE_DERIVATIVES"]
 
@@ -28,32 +26,8 @@ _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2 = math.sqrt(2.0)
 
 
-def _deriv(*scalar_classes: type) -> Callable:
-    def deco(fn: Callable) -> Callable:
-        for c in scalar_classes:
-            MORE_DERIVATIVES[c] = fn
-            ELEMWISE_JVP[c] = _jvp
-        return fn
-    return deco
-
-
-def _jvp(node, ts):
-    op = node.op.scalar_op
-    coefs = MORE_DERIVATIVES[type(op)](node.inputs, node.outputs)
-    out = node.outputs[0]
-    terms = []
-    for k, (t, c) in enumerate(zip(ts, coefs)):
-        if is_zero(t) or c is None:
-            continue
-        if isinstance(c, str):
-            return [Null(f"{op} is not differentiable w.r.t. {c}")]
-        if c.dtype != out.dtype:
-            c = km.cast(c, out.dtype)
-        term = mark_full(same_shape(km.mul(t, c), out), 1)
-        terms.append(mark_full(term, 0) if len(node.inputs) == 1 else _mark_from_primal(term, node, [(0, k)]))
-    if not terms:
-        return [ZERO]
-    return [_sum_terms(terms)]
+#: decorator registering into MORE_DERIVATIVES, with extra.py's table-driven jvp
+_deriv = derivative_table_decorator(MORE_DERIVATIVES)
 
 
 def _t():
