@@ -224,22 +224,34 @@ class ModuleCache:
                 self._touch(d)
                 return d
             self._record("m")
-            final = self.entry_dir(key)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{key[:12]}-"))
-            try:
+
+            def counted_build(tmp: Path) -> list[str]:
                 names = build(tmp)
                 self._record("c")
-                files = {n: {"size": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)} for n in names}
-                manifest = {"key": key, "files": files, "created": time.time()}
-                (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-                if final.exists():  # corrupt or truncated: never loaded, replaced
+                return names
+
+            return self._publish_locked(key, counted_build, count_replaced=True)
+
+    def _publish_locked(self, key: str, build: Callable[[Path], list[str]], count_replaced: bool) -> Path:
+        """With the key's lock held: build the artifacts in a private temp directory, write
+        their manifest (size and sha256 of each), and rename the directory into place, so
+        other processes see either nothing or the complete entry."""
+        final = self.entry_dir(key)
+        tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{key[:12]}-"))
+        try:
+            names = build(tmp)
+            files = {n: {"size": (tmp / n).stat().st_size, "sha256": _sha256(tmp / n)} for n in names}
+            manifest = {"key": key, "files": files, "created": time.time()}
+            (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+            if final.exists():  # corrupt or truncated: never loaded, replaced
+                if count_replaced:
                     self._record("r")
-                    self._discard(final)
-                os.rename(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return final
+                self._discard(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
 
     def publish(self, key: str, files: dict[str, bytes]) -> Path | None:
         """Publish an entry made of `files` (name -> content) unless it exists; not counted as
@@ -257,22 +269,13 @@ class ModuleCache:
             d = self.verified(key)
             if d is not None:
                 return d
-            final = self.entry_dir(key)
-            tmp = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix=f"{key[:12]}-"))
-            try:
-                meta = {}
+
+            def write(tmp: Path) -> list[str]:
                 for name, data in files.items():
                     (tmp / name).write_bytes(data)
-                    meta[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-                manifest = {"key": key, "files": meta, "created": time.time()}
-                (tmp / _MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-                if final.exists():   # corrupt or truncated: never read, replaced
-                    self._discard(final)
-                os.rename(tmp, final)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return final
+                return list(files)
+
+            return self._publish_locked(key, write, count_replaced=False)
 
     def read_verified(self, key: str, name: str) -> bytes | None:
         """The content of artifact `name` of entry `key` if the entry is present and matches
