@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from kiln.graph.basic import Constant, Variable
+from kiln.graph.basic import Variable
 from kiln.graph.traversal import io_toposort
 from kiln.gradient.registry import STRUCTURAL_OPS, get_transpose_rule, linear_ok
 from kiln.gradient.values import ZERO, is_zero

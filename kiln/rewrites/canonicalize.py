@@ -291,7 +291,6 @@ def shape_i_of_op(fgraph, node):
     """shape_i(op(...), d) -> the length the op's infer_shape gives, from the op's inputs."""
     x = node.inputs[0]
     d = node.op.i
-    out = node.outputs[0]
     if x.type.shape[d] is not None:
         return [kt.constant(np.asarray(x.type.shape[d], dtype="int64"))]
     if x.owner is None:

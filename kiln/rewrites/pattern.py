@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterator
 
 from kiln.graph.basic import Apply, Constant, Variable
 from kiln.rewrites.engine import NodeRewriter
-from kiln.rewrites.utils import constant_value, is_constant
+from kiln.rewrites.utils import is_constant
 
 __all__ = ["pattern_rule", "match", "build"]
 

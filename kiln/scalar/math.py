@@ -7,7 +7,7 @@ scipy.special (computed in float32 at least, then cast back, for float16).
 from __future__ import annotations
 
 import numpy as np
-from kiln._lazy import scipy_function, scipy_module
+from kiln._lazy import scipy_function
 
 from kiln.scalar.basic import ScalarOp
 from kiln.scalar import dtypes

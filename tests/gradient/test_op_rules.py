@@ -8,7 +8,7 @@ import pytest
 import kiln
 import kiln.tensor as kt
 from kiln.compile.builders import OpFromGraph
-from kiln.gradient import Rop, grad_scale, verify_grad
+from kiln.gradient import Rop, verify_grad
 from kiln.tensor.unbroadcast import SumToShape
 
 MODE = kiln.Mode(linker="py")

@@ -14,7 +14,6 @@ import kiln.tensor as kt
 from kiln.rewrites import explain
 from kiln.rewrites.broadcast import bcast_keys, dim_key
 from kiln.tensor.shape import BroadcastTo
-from kiln.tensor.type import TensorType
 from kiln.tensor.unbroadcast import BroadcastLike, SumToShape
 
 from .helpers import FAST_RUN, NO_REWRITES, assert_same

@@ -8,10 +8,9 @@ from kiln.graph.fg import FunctionGraph
 from kiln.rewrites import (RewriteDB, RewriteError, explain, node_rewriter, pattern_rule, register,
                            rewrite_graph, unregister)
 from kiln.rewrites.pattern import match
-from kiln.rewrites.pipeline import run_pipeline
 from kiln.tensor.reduction import Sum
 
-from .helpers import FAST_RUN, NO_REWRITES, assert_same, has_op, reference, rewritten, run
+from .helpers import FAST_RUN, NO_REWRITES, assert_same, has_op, rewritten, run
 
 
 def test_match_captures_and_repeated_names():

@@ -129,7 +129,6 @@ def test_value_used_by_two_consumers_not_overwritten_by_first():
     fg = FunctionGraph([x], [b + c])
     fg.attach_feature(DestroyHandler())
     ip = Elemwise(ps.mul, inplace_pattern=((0, 0),))
-    node_b = b.owner
     with pytest.raises(InconsistencyError, match="also reads"):
         fg.replace(fg.outputs[0].owner.inputs[0], ip(fg.outputs[0].owner.inputs[0].owner.inputs[0], 2.0))
     fg.check_integrity()

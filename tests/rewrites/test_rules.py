@@ -9,9 +9,8 @@ import pytest
 import kiln
 import kiln.tensor as kt
 from kiln.rewrites import explain
-from kiln.tensor.reduction import Sum
 
-from .helpers import FAST_RUN, NO_REWRITES, assert_same, has_op
+from .helpers import FAST_RUN, NO_REWRITES, assert_same
 
 rng = np.random.default_rng(0)
 V = rng.uniform(0.5, 2.0, 4)
@@ -132,7 +131,6 @@ def test_merge_does_not_merge_destroyers():
     from kiln.scalar import math as ps
 
     x = vec()
-    e = kt.exp(x)
     ip = Elemwise(ps.add, inplace_pattern=((0, 0),))
     fg = FunctionGraph([x], [ip(kt.exp(x), 1.0), ip(kt.exp(x), 1.0)], clone=False)
     merge.apply(fg)

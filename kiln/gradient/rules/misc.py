@@ -4,7 +4,6 @@ from __future__ import annotations
 from kiln.gradient.ops import CotangentClip, DisconnectedGrad, GradClip, GradScale, ZeroGrad
 from kiln.gradient.registry import register_jvp, register_transpose
 from kiln.gradient.rules.helpers import zero_derivative
-from kiln.gradient.values import ZERO, is_zero
 
 zero_derivative(ZeroGrad, DisconnectedGrad)
 

@@ -7,7 +7,6 @@ indexing, SpecifyShape <-> itself.  Shape and Shape_i have zero derivative and a
 """
 from __future__ import annotations
 
-import numpy as np
 
 import kiln.tensor.math as km
 from kiln.gradient.registry import STRUCTURAL_OPS, register_jvp, register_transpose

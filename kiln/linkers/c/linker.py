@@ -26,8 +26,7 @@ from kiln.linkers.c.ir import Segment
 from kiln.linkers.c.lower import lower_node
 from kiln.linkers.c.lower_shape_ops import segment_view
 from kiln.linkers.c.shapes import output_shape, value_inputs
-from kiln.linkers.python import PythonLinker, describe_node
-from kiln.tensor import reduction as red
+from kiln.linkers.python import describe_node
 from kiln.tensor.elemwise import DimShuffle, Elemwise
 from kiln.tensor.shape import Reshape
 from kiln.tensor.subtensor import Subtensor

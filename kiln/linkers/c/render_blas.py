@@ -45,7 +45,7 @@ def render_matmul(k: MatMulKernel, name: str) -> str:
                  f"beta = *(const {t} *)B[{k.beta.buf}].data;")
         L.append(f"    const kiln_buf *c = &B[{k.c.buf}];")
         L.append(f"    const int64_t M = {M}, N = {N};")
-        L.append(f"    if ((m != M && m != 1) || (n != N && n != 1)) return KILN_ESHAPE;")
+        L.append("    if ((m != M && m != 1) || (n != N && n != 1)) return KILN_ESHAPE;")
         c0 = "c->shape[0]" if cnd >= 1 else "1"
         c1 = "c->shape[1]" if cnd == 2 else "1"
         cs0 = "c->strides[0]" if cnd >= 1 else "0"
