@@ -67,9 +67,9 @@ static int ${name}(kiln_buf *B) {
                 const ${itype} *restrict px = (const ${itype} *)pi;
                 ${otype} part[KILN_LANES], level[64];
                 int64_t nblk = 0;
-                for (; j + KILN_LANES * KILN_LANE_ITERS <= inner; j += KILN_LANES * KILN_LANE_ITERS) {
+                for (; j + KILN_LANES * ${lane_iters} <= inner; j += KILN_LANES * ${lane_iters}) {
                     for (int u = 0; u < KILN_LANES; u++) part[u] = ${init};
-                    for (int64_t q = j; q < j + KILN_LANES * KILN_LANE_ITERS; q += KILN_LANES)
+                    for (int64_t q = j; q < j + KILN_LANES * ${lane_iters}; q += KILN_LANES)
                         for (int u = 0; u < KILN_LANES; u++) {
                             ${otype} acc = part[u];
                             const ${itype} x = px[q + u];
