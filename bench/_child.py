@@ -17,10 +17,17 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 
-import numpy as np
+# One-thread measurements run on one CPU (bench/run.py sets BENCH_CPUS), before any library
+# starts a thread pool: environment variables do not pin every peer (JAX's CPU runtime used
+# about 2 cores per call with its XLA thread flags set).
+if os.environ.get("BENCH_CPUS"):
+    os.sched_setaffinity(0, {int(c) for c in os.environ["BENCH_CPUS"].split(",")})
+
+import numpy as np  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

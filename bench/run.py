@@ -62,6 +62,10 @@ def child_env(peer: Peer, cache_dir: str | None, threads: int = 1) -> dict[str, 
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(threads_env(threads))
     env.update(peer.environment(cache_dir, threads))
+    # the process itself is confined to `threads` CPUs (bench/_child.py), whatever the peer's
+    # own thread pools do
+    cpus = sorted(os.sched_getaffinity(0))[:threads]
+    env["BENCH_CPUS"] = ",".join(map(str, cpus))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return env
 
