@@ -346,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
             "settings": settings.__dict__ | {"quick": args.quick},
             "machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpu_count": os.cpu_count(),
+                        # BLAS-bound workloads (mlp_sgd, hvp) depend on which OpenBLAS kernels run:
+                        # the environment may force a core type (this machine sets Haswell)
+                        "openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
                         # other work on the machine skews timings; record how busy it was
                         "loadavg_before": load_before,
                         "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None},
