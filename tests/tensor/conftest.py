@@ -7,7 +7,7 @@ import kiln
 PY = kiln.Mode(linker="py")
 
 #: tolerance by result dtype (float16 results are compared loosely)
-RTOL = {"float16": 2e-3, "float32": 2e-5, "float64": 1e-10}
+RTOL = {"float16": 2e-3, "float32": 2e-5, "float64": 1e-10, "complex64": 2e-5, "complex128": 1e-10}
 
 
 def _run(inputs, outputs, *values, **kw):
@@ -23,7 +23,9 @@ def _same(got, expected, rtol=None, atol=0.0, dtype=True):
         assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
     if expected.dtype.kind in "fc" or got.dtype.kind in "fc":
         tol = RTOL.get(str(got.dtype), 1e-10) if rtol is None else rtol
-        np.testing.assert_allclose(got.astype("float64"), expected.astype("float64"),
+        # complex values compare as complex (a float64 cast would drop the imaginary part)
+        wide = "complex128" if "c" in (got.dtype.kind, expected.dtype.kind) else "float64"
+        np.testing.assert_allclose(got.astype(wide), expected.astype(wide),
                                    rtol=tol, atol=atol or tol, equal_nan=True)
     else:
         np.testing.assert_array_equal(got, expected)
