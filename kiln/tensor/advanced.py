@@ -386,7 +386,7 @@ class AdvancedIncSubtensor(Op):
             # NumPy broadcasts y to the region and checks every index before writing
             if self.set_instead_of_inc:
                 out[key] = y
-            elif not _add_rows_sorted(out, key, y):
+            else:   # sequential in index order, as the C kernel: results agree bit for bit
                 np.add.at(out, key, y)
         except IndexError as e:
             raise IndexError(f"{self}: {e}") from None
@@ -417,31 +417,6 @@ class AdvancedIncSubtensorInplace(AdvancedIncSubtensor):
         # every index is checked by NumPy before anything is written, so an IndexError leaves x intact
         self._write(x, y, idx)
         output_storage[0][0] = x
-
-
-def _add_rows_sorted(out: np.ndarray, key: tuple, y: Any) -> bool:
-    """out[idx] += y accumulating over repeated rows, for the embedding-gradient shape of index
-    (one integer array on the first axis): sort the ids, sum each run with add.reduceat, add the
-    sums to the distinct rows.  Same result as np.add.at (up to summation order), several times
-    faster on large row blocks.  Returns False (doing nothing) when the index has another form."""
-    if len(key) != 1 or not isinstance(key[0], np.ndarray) or key[0].dtype.kind not in "iu" \
-            or out.ndim == 0 or out.dtype.kind not in "iufc" or key[0].size < 2:
-        return False
-    idx = key[0].reshape(-1)
-    n = out.shape[0]
-    lo, hi = int(idx.min()), int(idx.max())
-    if lo < -n or hi >= n:
-        bad = lo if lo < -n else hi
-        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {n}")
-    if lo < 0:
-        idx = np.where(idx < 0, idx + n, idx)  # -1 and n-1 are one row: one group
-    rows = np.broadcast_to(np.asarray(y, dtype=out.dtype), key[0].shape + out.shape[1:])
-    rows = rows.reshape((idx.size,) + out.shape[1:])
-    order = np.argsort(idx, kind="stable")
-    ids = idx[order]
-    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    out[ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
-    return True
 
 
 # -- building from a parsed index -------------------------------------------------------------
