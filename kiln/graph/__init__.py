@@ -3,11 +3,11 @@ from kiln.graph.basic import Apply, Constant, Type, Variable
 from kiln.graph.fg import Feature, FunctionGraph, InconsistencyError, MissingInputError
 from kiln.graph.inner import InnerGraphOp, graph_signature
 from kiln.graph.op import Op
-from kiln.graph.replace import clone, clone_get_equiv, clone_replace, graph_replace
+from kiln.graph.replace import clone, clone_get_equiv, clone_replace, graph_replace, vectorize_graph
 from kiln.graph.traversal import (ancestors, applys_between, graph_inputs, io_toposort, orphans,
                                   toposort, variables_between)
 
 __all__ = ["Apply", "Constant", "Type", "Variable", "Feature", "FunctionGraph", "InconsistencyError",
            "MissingInputError", "InnerGraphOp", "graph_signature", "Op", "clone", "clone_get_equiv",
-           "clone_replace", "graph_replace", "ancestors", "applys_between", "graph_inputs",
+           "clone_replace", "graph_replace", "vectorize_graph", "ancestors", "applys_between", "graph_inputs",
            "io_toposort", "orphans", "toposort", "variables_between"]

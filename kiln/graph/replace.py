@@ -6,7 +6,7 @@ from typing import Mapping, Sequence
 from kiln.graph.basic import Variable, copy_tag
 from kiln.graph.traversal import io_toposort, orphans
 
-__all__ = ["clone_get_equiv", "clone", "clone_replace", "graph_replace"]
+__all__ = ["clone_get_equiv", "clone", "clone_replace", "graph_replace", "vectorize_graph"]
 
 
 def clone_get_equiv(inputs: Sequence[Variable], outputs: Sequence[Variable],
@@ -104,3 +104,39 @@ def _rebuild(outputs: Sequence[Variable], memo: dict, share_untouched: bool = Fa
                 new.name = old.name
             memo[old] = new
     return [memo.get(o, o) for o in outputs]
+
+
+def vectorize_graph(outputs, replace: Mapping[Variable, Variable]):
+    """Batch a graph (PyTensor's `vectorize_graph`): `replace` maps variables of the graph of
+    `outputs` to versions with extra batch axes on the left; the result computes `outputs` for
+    every batch entry, with the batch axes in front (batch axes of several replacements
+    broadcast together).  Variables not in `replace` stay unbatched.  A single output gives a
+    single variable, a list gives a list.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> x = kt.dvector("x")
+    >>> y = x / x.sum()
+    >>> xb = kt.dmatrix("xb")
+    >>> yb = vectorize_graph(y, {x: xb})
+    >>> yb.eval({xb: np.array([[1.0, 3.0], [2.0, 2.0]])}).tolist()
+    [[0.25, 0.75], [0.5, 0.5]]
+    """
+    from kiln.tensor.compat_extra import vectorize   # the tensor layer builds the batched graph
+
+    single = isinstance(outputs, Variable)
+    outs = [outputs] if single else list(outputs)
+    pairs = list(replace.items()) if isinstance(replace, Mapping) else list(replace)
+    old = [o for o, _ in pairs]
+    for o, n in pairs:
+        if getattr(n, "ndim", None) is None or n.ndim < o.ndim:
+            raise ValueError(f"vectorize_graph: {n} cannot batch {o}: it has fewer dimensions")
+        if n.type.dtype != o.type.dtype:
+            raise TypeError(f"vectorize_graph: {n} ({n.type.dtype}) cannot replace {o} ({o.type.dtype})")
+
+    # unique core-dimension names: the graph itself already checks which lengths must agree
+    sig = ",".join(f"({','.join(f'i{k}_{d}' for d in range(o.ndim))})" for k, o in enumerate(old))
+    sig += "->" + ",".join(f"({','.join(f'o{k}_{d}' for d in range(o.ndim))})" for k, o in enumerate(outs))
+    batched = vectorize(lambda *core_vars: graph_replace(outs, dict(zip(old, core_vars))), signature=sig)
+    res = batched(*[n for _, n in pairs])
+    res = res if isinstance(res, list) else [res]
+    return res[0] if single else res
