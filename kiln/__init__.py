@@ -11,7 +11,7 @@ from kiln.graph.fg import MissingInputError
 # kiln.tensor before kiln.compile: kiln.tensor.random needs kiln.compile.sharedvalue, which
 # needs kiln.tensor's submodules, so the tensor package must start loading first
 from kiln import tensor
-from kiln.compile import Function, In, Mode, Out, function, shared
+from kiln.compile import Function, In, Mode, Out, function, shared, wrap_py
 from kiln import printing
 from kiln import gradient
 from kiln.gradient import Lop, Rop, grad, pullback, pushforward
@@ -21,8 +21,9 @@ from kiln.compile.builders import OpFromGraph
 from kiln import rewrites  # the rewrite engine and rule sets (kiln.rewrites.explain, register)
 from kiln.ifelse import ifelse
 from kiln.scan import scan
+from kiln import raise_op
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
            "printing", "tensor", "gradient", "grad", "Lop", "Rop", "pullback", "pushforward", "get_mode",
-           "dprint", "ifelse", "OpFromGraph", "scan"]
+           "dprint", "ifelse", "OpFromGraph", "scan", "raise_op", "wrap_py"]

@@ -19,6 +19,7 @@ import numpy as np
 
 import kiln.tensor as kt
 from kiln.graph.basic import Constant
+from kiln.raise_op import CheckAndRaise
 from kiln.rewrites.engine import node_rewriter
 from kiln.rewrites.pattern import pattern_rule
 from kiln.rewrites.utils import (constant_value, elemwise_scalar_op, fit_to, fill_like, is_constant,
@@ -362,8 +363,20 @@ reduce_unit_axes = [pattern_rule((cls, "x"), _drop_reduced_axes, guard=_unit_axe
                                  name=f"{cls.__name__.lower()}_over_unit_axes")
                     for cls in (Sum, _red.Prod, _red.Max, _red.Min)]
 
+@node_rewriter([CheckAndRaise])
+def remove_true_checks(fgraph, node):
+    """CheckAndRaise(x, *conditions): conditions that are constants and true everywhere go;
+    with none left the check is x itself (PyTensor's local_remove_useless_assert)."""
+    x, *conds = node.inputs
+    left = [c for c in conds if not (isinstance(c, Constant) and bool(np.all(c.data)))]
+    if len(left) == len(conds):
+        return None
+    return [x] if not left else [node.op(x, *left)]
+
+
 RULES = [
     (constant_folding, ("fast_compile", "constant_folding")),
+    (remove_true_checks, ("fast_compile",)),
     *[(r, ()) for r in reduce_unit_axes],
     (matmul_to_dot, ("blas",)),
     (add_zero, ()), (mul_one, ()), (flatten_add_mul, ()), (collect_constants, ()),
