@@ -6,8 +6,8 @@ decorated name becomes the Op, called on symbolic inputs of the `itypes`, giving
 no gradient (asking for one through it is an error, as in PyTensor) and no shape inference
 unless `infer_shape(fgraph, node, input_shapes) -> output_shapes` is given.
 
-Types may be TensorType instances or kiln's type constructors (`kt.dmatrix`, `kt.fvector`...).
-Results are checked against the otypes (dtype converted where exact, ndim and static shape
+Types may be TensorType instances or kiln's type constructors (`kt.dmatrix`, `kt.fvector`...);
+inputs are checked by Op.make_node's itypes/otypes default. Results are checked against the otypes (dtype converted where exact, ndim and static shape
 verified), so a function returning the wrong kind of array fails with the op's name.
 
 >>> import numpy as np, kiln, kiln.tensor as kt
@@ -25,21 +25,9 @@ import importlib
 import pickle
 from typing import Any, Callable, Sequence
 
-from kiln.graph.basic import Apply
-from kiln.graph.op import Op
-from kiln.tensor.type import TensorType
+from kiln.graph.op import Op, declared_type
 
 __all__ = ["FromFunctionOp", "as_op", "wrap_py"]
-
-
-def _as_type(t: Any, who: str) -> TensorType:
-    if isinstance(t, TensorType):
-        return t
-    if callable(t):   # a constructor such as kt.dmatrix: the type of what it builds
-        made = t()
-        if isinstance(getattr(made, "type", None), TensorType):
-            return made.type
-    raise TypeError(f"{who}: {t!r} is neither a TensorType nor a tensor constructor (kt.dmatrix, ...)")
 
 
 def _load_back(module: str, name: str) -> Any:
@@ -56,8 +44,8 @@ class FromFunctionOp(Op):
                  infer_shape: Callable | None = None):
         name = getattr(fn, "__name__", "fn")
         self.fn = fn
-        self.itypes = [_as_type(t, f"as_op({name})") for t in itypes]
-        self.otypes = [_as_type(t, f"as_op({name})") for t in otypes]
+        self.itypes = [declared_type(t, f"as_op({name})") for t in itypes]
+        self.otypes = [declared_type(t, f"as_op({name})") for t in otypes]
         self._infer_shape = infer_shape
         self.__name__ = name
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -73,20 +61,6 @@ class FromFunctionOp(Op):
         return f"FromFunctionOp{{{self.__name__}}}"
 
     __repr__ = __str__
-
-    def make_node(self, *inputs: Any) -> Apply:
-        from kiln.tensor.basic import as_tensor_variable
-
-        if len(inputs) != len(self.itypes):
-            raise TypeError(f"{self}: takes {len(self.itypes)} inputs, got {len(inputs)}")
-        ins = []
-        for k, (x, t) in enumerate(zip(inputs, self.itypes)):
-            v = as_tensor_variable(x)
-            conv = t.convert_variable(v)
-            if conv is None:
-                raise TypeError(f"{self}: input {k} ({v}) has type {v.type}, expected {t}")
-            ins.append(conv)
-        return Apply(self, ins, [t() for t in self.otypes])
 
     def perform(self, node, inputs, output_storage):
         outs = self.fn(*inputs)

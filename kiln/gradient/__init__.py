@@ -18,9 +18,11 @@ from kiln.gradient.ops import (consider_constant, disconnected_grad, grad_clip, 
                                zero_grad)
 from kiln.gradient.jacobian import hessian, hessian_vector_product, jacobian
 from kiln.gradient.verify import numeric_grad, verify_grad
+from kiln.gradient.methods import grad_not_implemented, grad_undefined
 
 __all__ = ["grad", "Lop", "Rop", "pullback", "pushforward", "jvp", "vjp", "linearize", "Linearized",
            "jacobian", "hessian", "hessian_vector_product", "verify_grad", "numeric_grad",
            "zero_grad", "stop_gradient", "disconnected_grad", "consider_constant", "grad_clip",
            "grad_scale", "Zero", "ZERO", "Null", "is_zero", "GradientError", "DisconnectedInputError",
-           "NullTypeGradError", "DisconnectedType", "disconnected_type", "LinearityError"]
+           "NullTypeGradError", "DisconnectedType", "disconnected_type", "LinearityError",
+           "grad_undefined", "grad_not_implemented"]

@@ -107,7 +107,9 @@ def get_jvp_rule(op: Op) -> Callable | None:
         return rule
     if type(op).jvp is not Op.jvp:
         return lambda node, tangents: node.op.jvp(node, tangents)
-    return None
+    from kiln.gradient.methods import method_jvp_rule   # an op written for PyTensor: grad/L_op/R_op
+
+    return method_jvp_rule(op)
 
 
 def get_transpose_rule(op: Op) -> Callable | None:

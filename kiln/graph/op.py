@@ -77,7 +77,13 @@ class Op:
 
     # -- building -------------------------------------------------------------
     def make_node(self, *inputs: Any) -> Apply:
-        raise NotImplementedError(f"{type(self).__name__}.make_node")
+        """Build the node.  The default serves ops that declare `itypes` and `otypes` (lists of
+        types, or tensor constructors such as `kt.dmatrix`), as in PyTensor: inputs must have
+        (or convert to) the itypes; outputs are fresh variables of the otypes."""
+        itypes, otypes = getattr(self, "itypes", None), getattr(self, "otypes", None)
+        if itypes is None or otypes is None:
+            raise NotImplementedError(f"{type(self).__name__}.make_node (or declare itypes and otypes)")
+        return _node_from_types(self, inputs, itypes, otypes)
 
     def __call__(self, *inputs: Any, **kwargs: Any):
         node = self.make_node(*inputs, **kwargs)
@@ -118,6 +124,36 @@ class Op:
         a tangent.  Return one cotangent per input (None/Zero where `linear[i]` is False).
         """
         raise NotImplementedError(f"{type(self).__name__} is not linear (no transpose rule)")
+
+
+def declared_type(t: Any, who: str):
+    """A Type from an itypes/otypes entry: a Type, or a constructor (kt.dmatrix) whose
+    variables have the type."""
+    from kiln.graph.basic import Type
+
+    if isinstance(t, Type):
+        return t
+    if callable(t):
+        made = t()
+        if isinstance(getattr(made, "type", None), Type):
+            return made.type
+    raise TypeError(f"{who}: {t!r} is neither a Type nor a variable constructor (kt.dmatrix, ...)")
+
+
+def _node_from_types(op: Op, inputs: Sequence[Any], itypes: Sequence[Any], otypes: Sequence[Any]) -> Apply:
+    from kiln.tensor.basic import as_tensor_variable   # itypes are tensor types in practice
+
+    if len(inputs) != len(itypes):
+        raise TypeError(f"{op}: takes {len(itypes)} inputs, got {len(inputs)}")
+    ins = []
+    for k, (x, t) in enumerate(zip(inputs, itypes)):
+        t = declared_type(t, str(op))
+        v = x if isinstance(x, Variable) else as_tensor_variable(x)
+        conv = t.convert_variable(v) if hasattr(t, "convert_variable") else (v if v.type == t else None)
+        if conv is None:
+            raise TypeError(f"{op}: input {k} ({v}) has type {v.type}, expected {t}")
+        ins.append(conv)
+    return Apply(op, ins, [declared_type(t, str(op))() for t in otypes])
 
 
 _PLAIN = (int, str, bool, type(None), type)
