@@ -3,15 +3,16 @@ from __future__ import annotations
 
 from kiln.gradient.ops import CotangentClip, DisconnectedGrad, GradClip, GradScale, ZeroGrad
 from kiln.gradient.registry import register_jvp, register_transpose
+from kiln.print_op import Print
 from kiln.raise_op import CheckAndRaise
 from kiln.gradient.rules.helpers import zero_derivative
 
 zero_derivative(ZeroGrad, DisconnectedGrad)
 
 
-@register_jvp(CheckAndRaise)
+@register_jvp(CheckAndRaise, Print)
 def _check_jvp(node, ts):
-    # the tangent of x passes unchanged; the check stays in the primal graph only (PyTensor)
+    # the tangent of x passes unchanged; the check (or print) stays in the primal graph only
     return [ts[0]]
 
 
