@@ -277,3 +277,16 @@ class NoParams:
 
 Type.variable_type = Variable
 Type.constant_type = Constant
+
+
+def __getattr__(name: str):
+    # PyTensor still exports its graph walks (ancestors, graph_inputs, equal_computations, ...)
+    # from pytensor.graph.basic; here they live in traversal.py and walk.py, which import this
+    if name.startswith("__"):   # import machinery probes (__path__, ...): not graph walks
+        raise AttributeError(name)
+    from kiln.graph import traversal, walk
+
+    for mod in (traversal, walk):
+        if name in mod.__all__:
+            return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

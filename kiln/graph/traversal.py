@@ -129,3 +129,14 @@ def iter_nodes(outputs: Sequence[Variable]) -> Iterator[Apply]:
 
 def is_constant(v: Variable) -> bool:
     return isinstance(v, Constant)
+
+
+def __getattr__(name: str):
+    # PyTensor's other traversal names live in kiln.graph.walk (which imports this module)
+    if name.startswith("__"):   # import machinery probes (__path__, ...): not graph walks
+        raise AttributeError(name)
+    from kiln.graph import walk
+
+    if name in walk.__all__:
+        return getattr(walk, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
