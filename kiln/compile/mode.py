@@ -5,24 +5,53 @@ filters to apply, so modes are cheap, immutable values.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import InitVar, dataclass, replace
 from typing import Any
 
-__all__ = ["Mode", "get_mode", "FAST_RUN", "FAST_COMPILE"]
+__all__ = ["Mode", "get_mode", "get_default_mode", "FAST_RUN", "FAST_COMPILE"]
+
+#: PyTensor's linker names -> kiln's.  Its VMs ("vm", "cvm", "c|py" and their _nogc forms) run
+#: C code where ops have it and Python elsewhere, which is what kiln's C linker does; its JIT
+#: backends ("numba", "jax", "pytorch") compute the same values, which kiln computes with C.
+LINKER_ALIASES = {"vm": "auto", "vm_nogc": "auto", "cvm": "c", "cvm_nogc": "c", "c|py": "c",
+                  "c|py_nogc": "c", "numba": "auto", "jax": "auto", "pytorch": "auto", None: "auto"}
+#: PyTensor's optimizer names -> kiln's rewrite levels
+OPTIMIZER_ALIASES = {"fast_run": "fast_run", "default": "fast_run", "o4": "fast_run", "o3": "fast_run",
+                     "unsafe": "fast_run", "fast_compile": "fast_compile", "o2": "fast_compile",
+                     "o1": "fast_compile", "stabilize": "fast_compile", "merge": "fast_compile",
+                     "none": "none", None: "none"}
 
 
 @dataclass(frozen=True)
 class Mode:
     """A linker name ("py", "c", "auto") and a rewrite pipeline name with tag filters.
 
+    PyTensor's spellings are accepted: `Mode(linker="cvm", optimizer="fast_compile")`
+    (`optimizer=` sets `rewrites`; None means no rewrites) and its linker names
+    (LINKER_ALIASES).
+
     >>> Mode(linker="py").including("mine").excluding("fusion").exclude
     ('fusion',)
+    >>> Mode(linker="cvm", optimizer=None)
+    Mode(linker='c', rewrites='none', include=(), exclude=())
     """
 
     linker: str = "auto"
     rewrites: str = "fast_run"
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    optimizer: InitVar[Any] = "unset"
+
+    def __post_init__(self, optimizer: Any) -> None:
+        key = self.linker.lower() if isinstance(self.linker, str) else self.linker
+        if key in LINKER_ALIASES:
+            object.__setattr__(self, "linker", LINKER_ALIASES[key])
+        if optimizer != "unset":
+            opt = optimizer.lower() if isinstance(optimizer, str) else optimizer
+            if opt not in OPTIMIZER_ALIASES:
+                raise ValueError(f"Mode: unknown optimizer {optimizer!r} (known: "
+                                 f"{', '.join(str(k) for k in OPTIMIZER_ALIASES)})")
+            object.__setattr__(self, "rewrites", OPTIMIZER_ALIASES[opt])
 
     def including(self, *tags: str) -> "Mode":
         return replace(self, include=self.include + tags)
@@ -79,11 +108,26 @@ class Mode:
 
 FAST_RUN = Mode()
 FAST_COMPILE = Mode(rewrites="fast_compile")
+#: PyTensor's predefined mode names too: its backends' modes compute with kiln's default, and
+#: its checking modes (DebugMode, NanGuardMode) with the python reference linker
 _PREDEFINED = {"FAST_RUN": FAST_RUN, "FAST_COMPILE": FAST_COMPILE, "PY": Mode(linker="py"),
-               "NONE": Mode(rewrites="none")}
+               "NONE": Mode(rewrites="none"), "C": Mode(linker="c"), "CVM": Mode(linker="c"),
+               "C|PY": Mode(linker="c"), "VM": FAST_RUN, "NUMBA": FAST_RUN, "JAX": FAST_RUN,
+               "PYTORCH": FAST_RUN, "DEBUGMODE": Mode(linker="py"), "DEBUG_MODE": Mode(linker="py"),
+               "NANGUARDMODE": Mode(linker="py")}
+
+
+def get_default_mode() -> Mode:
+    """The mode `function()` uses when given none (PyTensor's get_default_mode)."""
+    return FAST_RUN
 
 
 def get_mode(mode: Any) -> Mode:
+    """A Mode from a Mode, a predefined name ("FAST_RUN", "FAST_COMPILE", PyTensor's names) or None.
+
+    >>> get_mode("FAST_COMPILE").rewrites, get_mode("JAX") == get_mode(None)
+    ('fast_compile', True)
+    """
     if mode is None:
         return FAST_RUN
     if isinstance(mode, Mode):

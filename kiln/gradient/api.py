@@ -52,6 +52,19 @@ def _paired_points(who: str, vs: list, eps: list, plural: str, singular: str,
     return vs, eps
 
 
+def _shaped_like(e: Variable, w: Variable, k: int) -> Variable:
+    """Eval point `e`, checked at run time to have the shape of `w` (unless both static shapes
+    say so): a tangent of another shape would broadcast silently.  The check also makes the
+    result use `w`, so a function given `w` as an input does not find it unused (PyTensor)."""
+    if None not in w.type.shape and w.type.shape == e.type.shape:
+        return e
+    import kiln.tensor as kt
+    from kiln.raise_op import CheckAndRaise
+
+    same = kt.all(kt.eq(kt.shape(e), kt.shape(w)))
+    return CheckAndRaise(ValueError, f"Rop: eval point {k} ({e}) must have the shape of wrt {k} ({w})")(e, same)
+
+
 def _float_zeros(w: Variable):
     from kiln.configuration import config
     from kiln.tensor.creation import zeros_like
@@ -239,6 +252,7 @@ def Rop(f: Any, wrt: Any, eval_points: Any, disconnected_outputs: str = "raise",
     wrt_list, _ = _as_list(wrt, "Rop")
     eps, _ = _as_list(eval_points, "Rop")
     wrt_list, eps = _paired_points("Rop", wrt_list, eps, "wrt variables", "wrt", "wrt entry")
+    eps = [_shaped_like(e, w, k) for k, (w, e) in enumerate(zip(wrt_list, eps))]
     st = push_tangents(fs, wrt_list, eps)
     out = []
     for k, o in enumerate(fs):
