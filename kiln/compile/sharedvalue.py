@@ -44,13 +44,18 @@ class Container:
 
 
 class SharedVariable(Variable):
-    """A graph input whose value lives in a Container; functions read it (and update it)."""
+    """A graph input whose value lives in a Container; functions read it (and update it).
 
-    __slots__ = ("container", "strict", "allow_downcast")
+    `default_update` (PyTensor's): an expression `kiln.function` uses to update the variable
+    after each call when the function is given no explicit update for it (and not
+    no_default_updates); None for none."""
+
+    __slots__ = ("container", "strict", "allow_downcast", "default_update")
 
     def __init__(self, type, value: Any, name: str | None = None, strict: bool = False,
                  allow_downcast: bool | None = None, container: Container | None = None):
         super().__init__(type, None, None, name)
+        self.default_update = None
         self.strict = strict
         self.allow_downcast = allow_downcast
         self.container = container if container is not None else Container(
@@ -100,13 +105,17 @@ class SharedVariable(Variable):
         cp = type(self)(self.type, None, self.name if name is None else name, self.strict,
                         self.allow_downcast, container=self.container)
         cp.tag = dict(self.tag)
+        cp.default_update = self.default_update
         return cp
 
     def __getstate__(self):
+        # default_update (a whole graph) is not pickled: a compiled function already holds
+        # its update, and pickling linked graphs recurses once per node
         return {s: getattr(self, s) for s in ("type", "owner", "index", "name", "tag", "auto_name",
                                                "container", "strict", "allow_downcast")}
 
     def __setstate__(self, state):
+        object.__setattr__(self, "default_update", None)
         for k, v in state.items():
             object.__setattr__(self, k, v)
 

@@ -42,3 +42,4 @@ def test_rop_checks_the_eval_point_shape_and_uses_wrt():
     np.testing.assert_allclose(f([[1, 1], [1, 1]], [[2, 2], [2, 2]], [0, 1]), [2.0, 2.0])
     with pytest.raises(ValueError, match="must have the shape of wrt 0"):
         f(np.ones((2, 2)), np.ones((3, 2)), np.ones(2))
+

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from kiln.compile.sharedvalue import Container, SharedVariable
+from kiln.compile.sharedvalue import SharedVariable
 from kiln.graph.basic import Constant, Type, Variable
 
 __all__ = ["RandomGeneratorType", "random_generator_type", "RandomGeneratorSharedVariable",
@@ -95,12 +95,7 @@ class RandomGeneratorSharedVariable(SharedVariable):
     """A shared variable holding a Generator; `default_update` (PyTensor's) is the expression
     `kiln.function` uses to update it when no explicit update is given."""
 
-    __slots__ = ("default_update",)
-
-    def __init__(self, type, value: Any, name: str | None = None, strict: bool = False,
-                 allow_downcast: bool | None = None, container: Container | None = None):
-        super().__init__(type, value, name, strict, allow_downcast, container)
-        self.default_update = None
+    __slots__ = ()
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> Any:
         """The current Generator; an independent copy unless `borrow`."""
@@ -120,19 +115,6 @@ class RandomGeneratorSharedVariable(SharedVariable):
     def zero(self, borrow: bool = False) -> None:
         raise TypeError(f"{self._label()}: a random generator has no zero value")
 
-    def clone(self, name: str | None = None) -> "RandomGeneratorSharedVariable":
-        cp = super().clone(name)
-        cp.default_update = self.default_update
-        return cp
-
-    def __getstate__(self):
-        # default_update (a whole graph) is not pickled: a compiled function already holds
-        # its update, and pickling linked graphs recurses once per node
-        return super().__getstate__()
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        object.__setattr__(self, "default_update", None)
 
 
 def shared_generator(value: np.random.Generator, name: str | None = None, strict: bool = False,
