@@ -61,3 +61,4 @@ from kiln.tensor.compat_math import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_shape import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_pack import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_extra import *  # noqa: F401,F403,E402
+from kiln.tensor import signal  # noqa: F401,E402  (convolve1d, convolve2d: PyTensor's pt.signal)
