@@ -43,3 +43,11 @@ def test_rop_checks_the_eval_point_shape_and_uses_wrt():
     with pytest.raises(ValueError, match="must have the shape of wrt 0"):
         f(np.ones((2, 2)), np.ones((3, 2)), np.ones(2))
 
+
+
+def test_gradient_through_rop_with_respect_to_the_eval_point():
+    x, v = kt.dvector("x"), kt.dvector("v")
+    jv = kiln.gradient.Rop(kt.sin(x) * x, x, v)            # (cos(x) x + sin(x)) * v
+    g = kiln.function([x, v], kiln.grad(jv.sum(), v))
+    a = np.array([0.3, -1.2])
+    np.testing.assert_allclose(g(a, np.ones(2)), np.cos(a) * a + np.sin(a), rtol=1e-12)

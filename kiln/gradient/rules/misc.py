@@ -16,6 +16,12 @@ def _check_jvp(node, ts):
     return [ts[0]]
 
 
+@register_transpose(CheckAndRaise, Print, linear=(0,))
+def _check_t(node, cts, mask, ctx):
+    # a check applied to a tangent (Rop's shape check on its eval points) is the identity on it
+    return [cts[0]] + [None] * (len(node.inputs) - 1)
+
+
 @register_jvp(GradScale)
 def _scale_jvp(node, ts):
     return [ts[0] * node.op.multiplier]
