@@ -17,6 +17,7 @@ Each compile hands its Mode here: `Mode.rewrites` picks a level ("fast_run": eve
 from __future__ import annotations
 
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,11 @@ from kiln.graph.fg import FunctionGraph
 from kiln.rewrites.db import GLOBAL_DB, GraphRewriter, RewriteDB
 from kiln.rewrites.engine import NodeRewriter, RuleIndex, Stats, rewrite_graph
 
-__all__ = ["Phase", "PIPELINE", "LEVELS", "run_pipeline", "RewriteReport", "PhaseReport"]
+__all__ = ["Phase", "PIPELINE", "LEVELS", "run_pipeline", "RewriteReport", "PhaseReport", "CURRENT_MODE"]
+
+#: the Mode whose pipeline is running (None outside one): rules that build inner graphs
+#: (kiln.ifelse's lazy_ifelse) compile those with the same mode
+CURRENT_MODE: ContextVar = ContextVar("kiln_rewrite_mode", default=None)
 
 
 @dataclass(frozen=True)
@@ -123,30 +128,34 @@ def run_pipeline(fgraph: FunctionGraph, mode: Any, db: RewriteDB | None = None) 
     exclude = [e for e in getattr(mode, "exclude", ()) if isinstance(e, str)]
     plan = LEVELS[level]
     report = RewriteReport(level)
-    for phase in PIPELINE:
-        if phase.name not in plan or phase.name in exclude:
-            continue
-        entries = db.entries_for(phase.name, include, exclude, plan[phase.name])
-        rules = [e.rule for e in entries] + [r for r in extra if (r.phase or "canonicalize") == phase.name]
-        if not rules:
-            continue
-        graph_rules = [r for r in rules if isinstance(r, GraphRewriter)]
-        node_rules = [r for r in rules if isinstance(r, NodeRewriter)]
-        stats = Stats()
-        t0 = time.perf_counter()
-        before = len(fgraph.apply_nodes)
-        if phase.merge_first and "merge" in db and db["merge"].selected(include, exclude):
-            n = db["merge"].rule.apply(fgraph)
-            if n:
-                stats.record(phase.name, "merge", n)
-        for g in graph_rules:
-            n = g.apply(fgraph)
-            if n:
-                stats.record(phase.name, g.name, n)
-        if node_rules:
-            rewrite_graph(fgraph, RuleIndex(node_rules), order=phase.order, equilibrium=phase.equilibrium,
-                          phase=phase.name, stats=stats)
-        report.phases.append(PhaseReport(phase.name, time.perf_counter() - t0, before,
-                                         len(fgraph.apply_nodes),
-                                         {r: n for (_, r), n in stats.counts.items()}))
+    token = CURRENT_MODE.set(mode)
+    try:
+        for phase in PIPELINE:
+            if phase.name not in plan or phase.name in exclude:
+                continue
+            entries = db.entries_for(phase.name, include, exclude, plan[phase.name])
+            rules = [e.rule for e in entries] + [r for r in extra if (r.phase or "canonicalize") == phase.name]
+            if not rules:
+                continue
+            graph_rules = [r for r in rules if isinstance(r, GraphRewriter)]
+            node_rules = [r for r in rules if isinstance(r, NodeRewriter)]
+            stats = Stats()
+            t0 = time.perf_counter()
+            before = len(fgraph.apply_nodes)
+            if phase.merge_first and "merge" in db and db["merge"].selected(include, exclude):
+                n = db["merge"].rule.apply(fgraph)
+                if n:
+                    stats.record(phase.name, "merge", n)
+            for g in graph_rules:
+                n = g.apply(fgraph)
+                if n:
+                    stats.record(phase.name, g.name, n)
+            if node_rules:
+                rewrite_graph(fgraph, RuleIndex(node_rules), order=phase.order, equilibrium=phase.equilibrium,
+                              phase=phase.name, stats=stats)
+            report.phases.append(PhaseReport(phase.name, time.perf_counter() - t0, before,
+                                             len(fgraph.apply_nodes),
+                                             {r: n for (_, r), n in stats.counts.items()}))
+    finally:
+        CURRENT_MODE.reset(token)
     return report

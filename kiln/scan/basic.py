@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import numpy as np
+
 from kiln.graph.basic import Constant, Variable
 from kiln.scan.op import Scan
 
@@ -18,7 +20,7 @@ __all__ = ["scan"]
 def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequences: Any = None,
          n_steps: Any = None, truncate_gradient: int = -1, go_backwards: bool = False, mode: Any = None,
          name: str | None = None, profile: Any = False, allow_gc: Any = None, strict: bool = False,
-         return_list: bool = False) -> tuple[Any, dict]:
+         return_list: bool = False, return_updates: bool = True) -> Any:
     """Repeat `fn` over steps; returns ``(outputs, updates)`` as PyTensor's scan does.
 
     - sequences: variables iterated over axis 0, or ``{"input": x, "taps": [-1, 0, 2]}``;
@@ -27,18 +29,24 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
     - non_sequences: passed unchanged to every step; shared and other outer variables that
       `fn` uses are found automatically;
     - n_steps: number of steps (required without sequences; with sequences the shortest one,
-      after its taps, bounds it);
+      after its taps, bounds it); with `until`, the most steps the loop may run;
     - go_backwards: iterate the sequences from their end;
     - truncate_gradient: backpropagate through the last `truncate_gradient` steps only (-1: all).
 
     `fn` receives the sequence slices (taps in order), then the states (taps in order), then
     the non-sequences, and returns the outputs, or ``(outputs, updates)``, or only updates (a
-    dict shared variable -> new value).  `updates` maps shared variables to their values after
+    dict shared variable -> new value), optionally followed by ``until(condition)``
+    (``kiln.scan.utils.until``): ``(outputs, until(c))``, ``(outputs, updates, until(c))`` or
+    ``(updates, until(c))`` make a while loop that stops after the first step whose `c` is
+    true (that step's outputs are kept), so the outputs have as many rows as steps ran; the
+    updates take the values of the last step run.  Without sequences and `n_steps` such a
+    loop is unbounded.  `updates` maps shared variables to their values after
     the last step; pass it to ``kiln.function(..., updates=updates)``.  Draws from a
     `RandomStream` inside `fn` advance their generator every step (the generator is a loop
     state; `updates` holds its final value, which also becomes the generator's
     `default_update`, so a function given no `updates` still moves it on).  `profile` and `allow_gc` are accepted for
-    PyTensor compatibility and ignored.
+    PyTensor compatibility and ignored.  With ``return_updates=False`` (PyTensor's newer API)
+    only the outputs are returned, and a step that updates shared variables raises ValueError.
 
     >>> import numpy as np, kiln, kiln.tensor as kt
     >>> x = kt.dvector("x")
@@ -75,6 +83,7 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
         state_vars.append(vs)
     args = list(seq_vars) + [v for vs in state_vars for v in vs] + list(nonseqs)
     ret = fn(*args)
+    ret, cond = _split_until(ret, label)
     outputs, updates = _split_return(ret, label)
     if outputs_info is not None and len(outputs) != len(infos):
         raise ValueError(f"{label}: fn returned {len(outputs)} output(s) but outputs_info has {len(infos)} "
@@ -107,8 +116,9 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
         upd_targets.append(s)
         upd_exprs.append(e)
     body = outputs + upd_exprs
+    stop = [cond] if cond is not None else []
     rng_targets = []
-    for s, e in _random_states(body, args, upd_targets):
+    for s, e in _random_states(body + stop, args, upd_targets):
         rng_targets.append(s)
         upd_targets.append(s)
         upd_exprs.append(e)
@@ -117,12 +127,13 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
     for s, v in zip(upd_targets, upd_vars):
         v.name = f"{s.name or 'shared'}[t-1]"
     if upd_targets:
-        body = clone_replace(body, dict(zip(upd_targets, upd_vars)))
+        body = clone_replace(body + stop, dict(zip(upd_targets, upd_vars)))
+        body, stop = body[:len(body) - len(stop)], body[len(body) - len(stop):]
 
     # -- everything else fn reads from outside becomes a non-sequence ------------------
     placeholders = list(seq_vars) + [v for vs in state_vars for v in vs] + upd_vars
     explicit = [x for x in nonseqs if not isinstance(x, Constant)]
-    free = _free_variables(body, placeholders, explicit)
+    free = _free_variables(body + stop, placeholders, explicit)
     implicit = [v for v in free if v not in set(explicit)]
     if strict:
         from kiln.graph.traversal import ancestors
@@ -135,19 +146,21 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
     ns_vars = [v.type() for v in outer_ns]
     for v, p in zip(outer_ns, ns_vars):
         p.name = v.name
-    body = clone_replace(body, dict(zip(outer_ns, ns_vars))) if outer_ns else body
+    if outer_ns:
+        body = clone_replace(body + stop, dict(zip(outer_ns, ns_vars)))
+        body, stop = body[:len(body) - len(stop)], body[len(body) - len(stop):]
     n_user = len(outputs)
     user_out, upd_out = body[:n_user], body[n_user:]
 
     # -- the op ---------------------------------------------------------------------
     inner_in = list(seq_vars) + [v for vs in state_vars for v in vs] + upd_vars + ns_vars
-    inner_out = [user_out[k] for k in state_idx] + list(upd_out) + [user_out[k] for k in nitsot_idx]
+    inner_out = [user_out[k] for k in state_idx] + list(upd_out) + [user_out[k] for k in nitsot_idx] + stop
     state_taps = [infos[k][1] for k in state_idx] + [(-1,)] * len(upd_vars)
     keep = ["all"] * len(state_idx) + ["last"] * len(upd_vars)
     op = Scan(inner_in, inner_out, n_seqs=len(seq_vars), state_taps=state_taps, state_keep=keep,
               n_nitsot=len(nitsot_idx), n_nonseqs=len(ns_vars), truncate_gradient=truncate_gradient,
-              mode=mode, name=name)
-    n = _n_steps(n_steps, lens, label)
+              mode=mode, name=name, until=bool(stop))
+    n = _n_steps(n_steps, lens, label, unbounded_ok=bool(stop))
     inits = []
     for k in state_idx:
         init, taps = infos[k]
@@ -168,9 +181,15 @@ def scan(fn: Callable, sequences: Any = None, outputs_info: Any = None, non_sequ
         # the generator's draw now lives in the loop: a function that is not given `updates`
         # still advances it past every step's draws (its default update)
         s.default_update = new_updates[s]
-    if len(results) == 1 and not return_list:
-        return results[0], new_updates
-    return results, new_updates
+    out = results[0] if len(results) == 1 and not return_list else results
+    if not return_updates:
+        user_upd = {s: v for s, v in new_updates.items() if s not in set(rng_targets)}
+        if user_upd:
+            raise ValueError(f"{label}: return_updates=False but the step updates shared variables "
+                             f"{[str(s) for s in user_upd]}; make them recurrent outputs (outputs_info) "
+                             f"or pass return_updates=True")
+        return out
+    return out, new_updates
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -261,6 +280,28 @@ def _is_shared(v: Any) -> bool:
     return isinstance(v, SharedVariable)
 
 
+def _split_until(ret: Any, label: str) -> tuple[Any, Any]:
+    """fn's return value without its `until(...)` (PyTensor puts it last; any position of
+    the top-level tuple is accepted), and the condition (None without one)."""
+    from kiln.scan.utils import until
+
+    if isinstance(ret, until):
+        return [], ret.condition
+    if not isinstance(ret, (tuple, list)):
+        return ret, None
+    found = [r for r in ret if isinstance(r, until)]
+    if not found:
+        return ret, None
+    if len(found) > 1:
+        raise ValueError(f"{label}: fn returned {len(found)} until(...) conditions; return at most one")
+    rest = [r for r in ret if not isinstance(r, until)]
+    if len(rest) == 0:
+        return [], found[0].condition
+    if len(rest) == 1:   # (outputs, until(c)) or (updates, until(c))
+        return rest[0], found[0].condition
+    return (tuple(rest) if isinstance(ret, tuple) else rest), found[0].condition
+
+
 def _split_return(ret: Any, label: str) -> tuple[list, list]:
     """fn's return value as (outputs, [(shared, new value)])."""
     def pairs(u):
@@ -344,7 +385,11 @@ def _free_variables(body: list, placeholders: list, explicit: list) -> list:
     return ex + [v for v in order if v not in set(ex)]
 
 
-def _n_steps(n_steps: Any, lens: list, label: str) -> Variable:
+#: n_steps of a while loop (until) given neither n_steps nor sequences: in effect unbounded
+UNBOUNDED_STEPS = 2 ** 62
+
+
+def _n_steps(n_steps: Any, lens: list, label: str, unbounded_ok: bool = False) -> Variable:
     import kiln.tensor as kt
     from kiln.tensor.basic import as_tensor_variable, describe
 
@@ -354,6 +399,8 @@ def _n_steps(n_steps: Any, lens: list, label: str) -> Variable:
         if n.type.ndim != 0 or n.type.dtype[:3] not in ("int", "uin"):
             raise TypeError(f"{label}: n_steps must be an integer scalar, got {describe(n)}")
         cands.insert(0, kt.cast(n, "int64"))
+    if not cands and unbounded_ok:
+        return kt.constant(np.int64(UNBOUNDED_STEPS))
     if not cands:
         raise ValueError(f"{label}: n_steps is required when there are no sequences")
     n = cands[0]

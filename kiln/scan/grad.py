@@ -19,6 +19,11 @@ t = n-1 .. 0 carrying, per state with look-back L, a window of L pending cotange
 the L buffer rows step t reads, and one accumulator per non-sequence; per step it emits
 the cotangent of the sequences' rows.  With ``truncate_gradient = k > 0`` it walks only
 the last k steps.
+
+until (a while loop).  The forward scan reports how many steps it ran (its last output);
+the tangent scan runs exactly that many steps over the stored values, so it has no
+condition of its own, and its transpose walks those steps back.  The number of steps is
+piecewise constant in the inputs, so it contributes no derivative (as in PyTensor).
 """
 from __future__ import annotations
 
@@ -55,7 +60,7 @@ def _scan_jvp(node, tangents):
     iseq, itaps, ins = op.inner_slices()
     n_states = op.n_states
     inner_in = list(op.inner_inputs)
-    inner_out = list(op.inner_outputs)
+    inner_out = list(op.inner_outputs)[:n_states + op.n_nitsot]   # without an until condition
     t_seq = tangents[seq_s]
     t_init = tangents[init_s]
     t_ns = tangents[ns_s]
@@ -92,7 +97,8 @@ def _scan_jvp(node, tangents):
     for k in last_k:
         repl[inner_in[itaps[k]][0]] = p_last[k]
     repl.update(zip(inner_in[ins], p_ns))
-    prim_out = clone_replace(inner_out, repl)
+    prim_all = clone_replace(inner_out + list(op.inner_outputs)[len(inner_out):], repl)
+    prim_out, prim_cond = prim_all[:len(inner_out)], prim_all[len(inner_out):]
 
     tan_seq = [(i, _fresh(p)) for i, p in enumerate(p_seq) if act_seq[i]]
     tan_state = {k: [_fresh(p) for p in (p_tap[k] if k in p_tap else [p_last[k]])]
@@ -168,7 +174,8 @@ def _scan_jvp(node, tangents):
     # outer inputs
     from kiln.tensor.shape import expand_dims
 
-    n = node.inputs[0]
+    # a while loop's tangent runs the steps the loop ran (its last output), no more
+    n = node.outputs[-1] if op.until else node.inputs[0]
     seq_in = list(node.inputs[seq_s])
     for k in all_k:
         L = op.lookback(k)
@@ -180,17 +187,17 @@ def _scan_jvp(node, tangents):
         # layout) that also stores the promoted states and the draws
         keep2 = ["all" if k in promo else op.state_keep[k] for k in range(n_states)]
         lay = (p_seq + [p for k in range(n_states) for p in (p_tap[k] if k in p_tap else [p_last[k]])] + p_ns)
-        op2 = Scan(lay, list(prim_out) + draws, n_seqs=op.n_seqs, state_taps=op.state_taps, state_keep=keep2,
-                   n_nitsot=op.n_nitsot + len(draws), n_nonseqs=op.n_nonseqs,
+        op2 = Scan(lay, list(prim_out) + draws + prim_cond, n_seqs=op.n_seqs, state_taps=op.state_taps,
+                   state_keep=keep2, n_nitsot=op.n_nitsot + len(draws), n_nonseqs=op.n_nonseqs,
                    truncate_gradient=op.truncate_gradient, linear=op.linear, tangent_of=op.tangent_of,
-                   mode=op.mode, name=op.name)
+                   mode=op.mode, name=op.name, until=op.until)
         ins2 = list(node.inputs)
         for k in promo:
             ins2[init_s.start + k] = expand_dims(ins2[init_s.start + k], 0)
         outs2 = op2(*ins2)
         outs2 = outs2 if isinstance(outs2, list) else [outs2]
         seq_in.extend(outs2[k] for k in promo)    # row t = the state read by step t
-        seq_in.extend(outs2[n_states + op.n_nitsot:])
+        seq_in.extend(outs2[n_states + op.n_nitsot:n_states + op.n_nitsot + len(draws)])
     seq_in.extend(t_seq[i] for i, _ in tan_seq)
     init_in = [node.inputs[init_s][k] for k in carried]
     for k in tan_state:
@@ -260,6 +267,9 @@ def _scan_transpose(node, cts, mask, ctx):
     from kiln.tensor.join import join
 
     op: Scan = node.op
+    if op.until:
+        raise NotImplementedError(f"{op}: transposing a scan with until (the gradient transposes the tangent "
+                                  f"scan, which runs a fixed number of steps)")
     lin = set(op.linear)
     seq_s, init_s, ns_s = op.outer_slices()
     iseq, itaps, ins = op.inner_slices()

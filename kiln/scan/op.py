@@ -7,6 +7,11 @@ inner inputs   ``[*sequence_slices, *state_taps (each state's taps in order), *n
 inner outputs  ``[*new_states, *per_step_outputs]``
 outer outputs  ``[*state_buffers, *per_step_outputs]``
 
+With ``until=True`` (a step that returns ``until(cond)``, a while loop) the inner graph has
+one more output, the step's condition, last; the loop stops after the first step whose
+condition is true, and the op has one more outer output, last: the number of steps it ran
+(int64).  Buffers then have ``L + steps_run`` rows; the gradient reads that count.
+
 A *sequence* is iterated over its axis 0 (the first `n_steps` rows; `scan()` has already
 reversed it for go_backwards and shifted it for its taps).  A *state* with taps
 ``(-3, -1)`` has look-back ``L = 3``: its initial value has a leading axis of length L and,
@@ -52,15 +57,17 @@ class Scan(InnerGraphOp):
     """
 
     __props__ = ("signature", "n_seqs", "state_taps", "state_keep", "n_nitsot", "n_nonseqs",
-                 "truncate_gradient", "linear", "tangent_of", "mode")
+                 "truncate_gradient", "linear", "tangent_of", "mode", "until")
     _derived_attrs = ("_runner", "_fn")
 
     def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], *, n_seqs: int,
                  state_taps: Sequence[Sequence[int]], state_keep: Sequence[str] | None = None,
                  n_nitsot: int, n_nonseqs: int, truncate_gradient: int = -1,
                  linear: Sequence[int] = (), tangent_of: Sequence[tuple[int, int]] = (),
-                 mode: Any = None, name: str | None = None):
+                 mode: Any = None, name: str | None = None, until: bool = False):
         super().__init__(list(inputs), list(outputs), name=name)
+        #: a while loop: the last inner output is the stopping condition (see the module docstring)
+        self.until = bool(until)
         self.n_seqs = int(n_seqs)
         self.state_taps = tuple(tuple(int(t) for t in taps) for taps in state_taps)
         self.state_keep = tuple(state_keep) if state_keep is not None else ("all",) * len(self.state_taps)
@@ -76,9 +83,13 @@ class Scan(InnerGraphOp):
         if len(self.inner_inputs) != self.n_seqs + n_tap_inputs + self.n_nonseqs:
             raise ValueError(f"Scan: {len(self.inner_inputs)} inner inputs for {self.n_seqs} sequence slices, "
                              f"{n_tap_inputs} state taps and {self.n_nonseqs} non-sequences")
-        if len(self.inner_outputs) != n_states + self.n_nitsot:
+        if len(self.inner_outputs) != n_states + self.n_nitsot + self.until:
             raise ValueError(f"Scan: {len(self.inner_outputs)} inner outputs for {n_states} states and "
-                             f"{self.n_nitsot} per-step outputs")
+                             f"{self.n_nitsot} per-step outputs" + (" and a condition" if self.until else ""))
+        if self.until:
+            c = self.inner_outputs[-1].type
+            if getattr(c, "ndim", None) != 0 or np.dtype(c.dtype).kind not in "biuf":
+                raise TypeError(f"Scan: the until condition must be a boolean or numeric scalar, got {c}")
         for taps, keep in zip(self.state_taps, self.state_keep):
             if not taps or any(t >= 0 for t in taps) or list(taps) != sorted(set(taps)):
                 raise ValueError(f"Scan: state taps must be distinct negative integers in increasing "
@@ -141,8 +152,10 @@ class Scan(InnerGraphOp):
         for k in range(self.n_states):
             t = self.inner_inputs[tap_in[k].start].type
             outs.append(_lead(t) if self.state_keep[k] == "all" else t())
-        for o in self.inner_outputs[self.n_states:]:
+        for o in self.inner_outputs[self.n_states:self.n_states + self.n_nitsot]:
             outs.append(_lead(o.type))
+        if self.until:
+            outs.append(TensorType("int64", ())())   # the number of steps run
         return Apply(self, ins, outs)
 
     def _check(self, x: Any, inner_type: Any, extra: int, what: str) -> Variable:
@@ -185,6 +198,9 @@ class Scan(InnerGraphOp):
             if len(s) < n:
                 raise ValueError(f"{self}: sequence {k} has {len(s)} rows, fewer than the {n} steps")
         n_states = self.n_states
+        # a while loop (until) usually stops early and its n_steps may be huge (a bound, or
+        # unbounded): its buffers start small and double as needed
+        cap = min(n, 64) if self.until else n
         bufs: list[Any] = []
         for k, x in enumerate(inits):
             if self.state_keep[k] == "last":
@@ -194,11 +210,17 @@ class Scan(InnerGraphOp):
             if x.shape[0] != L:
                 raise ValueError(f"{self}: initial state {k} has {x.shape[0]} rows; its taps "
                                  f"{self.state_taps[k]} need {L}")
-            b = np.empty((L + n,) + x.shape[1:], dtype=x.dtype)
+            b = np.empty((L + cap,) + x.shape[1:], dtype=x.dtype)
             b[:L] = x
             bufs.append(b)
         ys: list[Any] = [None] * self.n_nitsot
+        done = n
         for t in range(n):
+            if t == cap:
+                cap = min(n, 2 * cap)
+                bufs = [_grow(b, self.lookback(k) + cap) if self.state_keep[k] == "all" else b
+                        for k, b in enumerate(bufs)]
+                ys = [_grow(y, cap) for y in ys]
             args = [s[t] for s in seqs]
             for k, b in enumerate(bufs):
                 if self.state_keep[k] == "last":
@@ -221,15 +243,23 @@ class Scan(InnerGraphOp):
             for j in range(self.n_nitsot):
                 v = np.asarray(outs[n_states + j])
                 if t == 0:
-                    ys[j] = np.empty((n,) + v.shape, dtype=node.outputs[n_states + j].type.dtype)
+                    ys[j] = np.empty((cap,) + v.shape, dtype=node.outputs[n_states + j].type.dtype)
                 elif v.shape != ys[j].shape[1:]:
                     raise ValueError(f"{self}: output {n_states + j} has shape {v.shape} at step {t} but "
                                      f"{ys[j].shape[1:]} at step 0; per-step outputs must keep one shape")
                 ys[j][t] = v
-        if n == 0:
+            if self.until and bool(outs[-1]):
+                done = t + 1
+                break
+        if done == 0:
             for j in range(self.n_nitsot):
                 ys[j] = np.empty((0,) + self._empty_shape(node, j, inputs),
                                  dtype=node.outputs[n_states + j].type.dtype)
+        if self.until:   # drop the rows the loop did not reach (a copy: do not pin the spare rows)
+            bufs = [b[:self.lookback(k) + done].copy()
+                    if self.state_keep[k] == "all" and len(b) > self.lookback(k) + done else b
+                    for k, b in enumerate(bufs)]
+            ys = [y[:done].copy() if len(y) > done else y for y in ys]
         arrays = [x for x in inputs if isinstance(x, np.ndarray)]
         for k in range(n_states):
             v = bufs[k]
@@ -238,6 +268,8 @@ class Scan(InnerGraphOp):
             output_storage[k][0] = v
         for j in range(self.n_nitsot):
             output_storage[n_states + j][0] = ys[j]
+        if self.until:
+            output_storage[-1][0] = np.asarray(done, dtype=np.int64)
 
     def _empty_shape(self, node: Apply, j: int, inputs: Sequence[Any]) -> tuple:
         """The per-step shape of output j of a 0-step scan: from the inner graph's shapes when
@@ -265,6 +297,10 @@ class Scan(InnerGraphOp):
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
         from kiln.tensor.shape import infer_graph_shapes
 
+        if self.until:
+            # the number of steps is known only after the loop ran: callers fall back to the
+            # outputs' own shapes
+            raise NotImplementedError(f"{self}: a scan with until has run-time output lengths")
         n = node.inputs[0]
         _, init_s, _ = self.outer_slices()
         out = []
@@ -285,9 +321,19 @@ class Scan(InnerGraphOp):
         return d
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("until", False)   # pickled before scans had until
         super().__setstate__(state)
         if self.linear:
             self.linear_inputs = self.linear
+
+
+def _grow(a: Any, rows: int) -> Any:
+    """`a` with `rows` rows along axis 0 (the first len(a) rows copied, the rest unset)."""
+    if a is None or len(a) >= rows:
+        return a
+    b = np.empty((rows,) + a.shape[1:], dtype=a.dtype)
+    b[:len(a)] = a
+    return b
 
 
 def _lead(t: TensorType) -> Variable:

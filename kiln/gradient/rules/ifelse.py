@@ -5,7 +5,8 @@ from __future__ import annotations
 from kiln.gradient.registry import register_jvp, register_transpose
 from kiln.gradient.rules.helpers import instantiate
 from kiln.gradient.values import ZERO, is_zero
-from kiln.ifelse import IfElse
+from kiln.graph.basic import Variable
+from kiln.ifelse import IfElse, LazyIfElse
 
 
 @register_jvp(IfElse)
@@ -42,3 +43,18 @@ def _ifelse_t(node, cts, mask, ctx):
         if mask[1 + n + k]:
             res[1 + n + k] = IfElse(1)(cond, ctx.zeros(else_v), ct)
     return res
+
+
+@register_jvp(LazyIfElse)
+def _lazy_jvp(node, tangents):
+    """The tangent of a LazyIfElse: that of the eager ifelse it stands for (an ifelse of the
+    branches' tangents, which compiles to a lazy one again)."""
+    from kiln.gradient.forward import push_tangents
+    from kiln.graph.replace import clone_replace
+
+    op = node.op
+    vals = clone_replace(list(op.inner_outputs), dict(zip(op.inner_inputs, node.inputs[1:])))
+    eager = IfElse(op.n_outs)(node.inputs[0], *vals)
+    eager = [eager] if isinstance(eager, Variable) else list(eager)
+    st = push_tangents(eager, list(node.inputs[1:]), list(tangents[1:]))
+    return [st.tangent(o) for o in eager]
