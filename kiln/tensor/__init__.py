@@ -61,4 +61,12 @@ from kiln.tensor.compat_math import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_shape import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_pack import *  # noqa: F401,F403,E402
 from kiln.tensor.compat_extra import *  # noqa: F401,F403,E402
+
+# -- PyTensor module paths (tests/tensor/test_module_paths.py): kiln.tensor.sort is a module of
+# that name; loading it here, then re-binding, keeps `kt.sort` the function --
+import importlib as _importlib  # noqa: E402
+
+_sort_function = sort  # noqa: F405
+_importlib.import_module("kiln.tensor.sort")
+sort = _sort_function
 from kiln.tensor import signal  # noqa: F401,E402  (convolve1d, convolve2d: PyTensor's pt.signal)

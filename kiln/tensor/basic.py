@@ -190,3 +190,20 @@ for _k in ("scalar", "vector", "matrix", "row", "col", "tensor3", "tensor4", "te
                          f"{_name}('a', 'b'), {_name}('a b') or {_name}(2) (unnamed).")
         globals()[_name] = _many
         __all__.append(_name)
+
+
+# -- PyTensor module path: names pytensor.tensor.basic has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "alloc", "arange", "atleast_1d", "atleast_2d", "atleast_3d", "atleast_Nd", "cast", "choose",
+    "concatenate", "diag", "diagonal", "empty", "empty_like", "expand_dims", "extract_diag", "eye",
+    "fill", "flatnonzero", "flatten", "full", "full_like", "get_scalar_constant_value",
+    "get_underlying_scalar_constant_value", "get_vector_length", "horizontal_stack", "identity",
+    "identity_like", "inverse_permutation", "is_flat", "join", "matrix_transpose", "moveaxis",
+    "nonzero", "nonzero_values", "ones", "ones_like", "permute_row_elements", "roll",
+    "scalar_from_tensor", "second", "split", "stack", "stacklists", "swapaxes", "switch",
+    "take_along_axis", "tensor_copy", "tensor_from_scalar", "tile", "trace", "transpose", "tri",
+    "tril", "tril_indices", "tril_indices_from", "triu", "triu_indices", "triu_indices_from",
+    "vertical_stack", "where", "zeros", "zeros_like"))

@@ -160,3 +160,11 @@ def outer(x, y):
 
     x, y = flatten(as_tensor_variable(x), 1), flatten(as_tensor_variable(y), 1)
     return x.dimshuffle(0, "x") * y.dimshuffle("x", 0)
+
+
+# -- PyTensor module path: names pytensor.tensor.blas has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "batched_dot", "batched_tensordot"))

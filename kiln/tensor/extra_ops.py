@@ -487,3 +487,13 @@ class Gather1d(Op):
 
     def infer_shape(self, fgraph, node, input_shapes):
         return [tuple(input_shapes[1])]
+
+
+# -- PyTensor module path: names pytensor.tensor.extra_ops has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "bartlett", "broadcast_arrays", "broadcast_shape", "broadcast_to", "compress",
+    "concat_with_broadcast", "fill_diagonal", "fill_diagonal_offset", "geomspace", "linspace",
+    "logspace", "ravel_multi_index", "repeat", "squeeze", "unravel_index"))

@@ -312,3 +312,17 @@ from kiln.tensor.blas import Dot, MatMul, dot, matmul, outer, tensordot  # noqa:
 __all__ = [_n for _n, _v in list(globals().items())
            if not _n.startswith("_") and _n not in ("annotations", "Any", "Sequence", "AnyOp")
            and type(_v).__name__ != "module"]
+
+
+# -- PyTensor module path: names pytensor.tensor.math has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "angle", "betainc", "betaincinv", "ceil_intdiv", "chi2sf", "complex", "complex_from_polar",
+    "conj", "conjugate", "cov", "deg2rad", "dense_dot", "divmod", "erfcinv", "erfcx", "expit",
+    "gammainc", "gammaincc", "gammainccinv", "gammaincinv", "gammal", "gammau", "hyp2f1", "i0",
+    "i1", "imag", "iround", "isneginf", "isposinf", "iv", "ive", "j0", "j1", "jv", "kn", "kv",
+    "kve", "largest", "log1mexp", "log1pexp", "logaddexp", "matvec", "max_and_argmax", "median",
+    "nan_to_num", "owens_t", "polygamma", "ptp", "rad2deg", "real", "round_half_away_from_zero",
+    "sgn", "smallest", "tri_gamma", "vecdot", "vecmat"))

@@ -8,3 +8,4 @@ from kiln.tensor.linalg import (QR, SVD, Det, Eigh, Lstsq, MatrixInverse, Matrix
                                 det, eigh, inv, lstsq, matrix_power, norm, pinv, qr, slogdet, svd)
 
 matrix_inverse = inv
+from kiln.tensor.linalg import Eig, eig, kron, matrix_dot, tensorinv, tensorsolve, trace  # noqa: F401,E402

@@ -498,3 +498,11 @@ def infer_graph_shapes(inputs: Sequence[Variable], outputs: Sequence[Variable],
         for o, s in zip(node.outputs, outs):
             shapes[o] = tuple(s)
     return [shape_of(o) for o in outputs]
+
+
+# -- PyTensor module path: names pytensor.tensor.shape has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "shape_padaxis", "shape_padleft", "shape_padright", "specify_broadcastable"))

@@ -117,3 +117,10 @@ def log_softmax(x: Any, axis: int | Sequence[int] | None = -1):
     """
     x = as_tensor_variable(x)
     return LogSoftmax(_axes(x, axis, "log_softmax"))(x)
+
+
+# -- PyTensor's other `tensor.special` names (graphs of elementwise ops) --
+from kiln.tensor.special_more import factorial, logit, poch  # noqa: E402
+from kiln.tensor.nnet import beta, betaln, xlog1py, xlogy  # noqa: E402
+
+__all__ += ["factorial", "logit", "poch", "beta", "betaln", "xlog1py", "xlogy"]

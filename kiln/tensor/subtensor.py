@@ -217,3 +217,11 @@ def subtensor(x: Any, idx: Any):
         it = iter(range(out.ndim))
         out = dimshuffle(out, ["x" if d in new_axes else next(it) for d in range(total)])
     return out
+
+
+# -- PyTensor module path: names pytensor.tensor.subtensor has that kiln defines elsewhere (see
+# kiln/tensor/_reexport.py; resolved from kiln.tensor on first use) --
+from kiln.tensor._reexport import lazy_reexport as _lazy_reexport  # noqa: E402
+
+__getattr__, __dir__ = _lazy_reexport(__name__, (
+    "flip", "inc_subtensor", "set_subtensor", "slice_at_axis", "take"))

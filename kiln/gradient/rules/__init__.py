@@ -8,4 +8,5 @@ from kiln.gradient.rules import elemwise, scalar_derivatives, reduction, shape, 
 from kiln.gradient.rules import composite, special, stable  # noqa: F401
 from kiln.gradient.rules import advanced, extra, linalg, random, ifelse  # noqa: F401
 from kiln.gradient.rules import special_more  # noqa: F401,E402  (compat special functions)
+from kiln.gradient.rules import linalg_more  # noqa: F401,E402  (PyTensor-compat linalg: lu, expm, solvers, ...)
 from kiln.gradient.rules import signal  # noqa: F401,E402  (convolutions)

@@ -46,6 +46,12 @@ def _p(*names: str) -> tuple[tuple[str, Any], ...]:
     return tuple((n.split("=")[0], float(n.split("=")[1]) if "=" in n else _REQUIRED) for n in names)
 
 
+def _size(size: Any, *params: Any) -> Any:
+    """`size`, or without one the broadcast shape of the parameters: one independent draw
+    per element even where the draw comes from a parameter-free NumPy call."""
+    return size if size is not None else np.broadcast_shapes(*[np.shape(p) for p in params])
+
+
 DISTRIBUTIONS: tuple[Distribution, ...] = (
     Distribution("standard_normal", (), "float", lambda r, s: r.standard_normal(size=s),
                  "standard normal draws (NumPy's `standard_normal`)"),
@@ -98,6 +104,20 @@ DISTRIBUTIONS: tuple[Distribution, ...] = (
     Distribution("betabinom", _p("n", "a", "b"), "int",
                  lambda r, s, n, a, b: r.binomial(n, r.beta(a, b, size=s), size=s),
                  "beta-binomial draws: binomial(n, p) with p ~ beta(a, b)"),
+    # PyTensor's alias of negative_binomial (its own op here; the same numbers)
+    Distribution("nbinom", _p("n", "p"), "int", lambda r, s, n, p: r.negative_binomial(n, p, size=s),
+                 "negative binomial draws (PyTensor's alias of `negative_binomial`)"),
+    Distribution("gengamma", _p("alpha=1.0", "p=1.0", "lambd=1.0"), "float",
+                 lambda r, s, a, p, lam: lam * r.gamma(np.divide(a, p), 1.0, size=_size(s, a, p, lam))
+                 ** np.divide(1.0, p),
+                 "generalized gamma draws, density p x^(alpha-1) exp(-(x/lambd)^p) / (lambd^alpha "
+                 "Gamma(alpha/p)) (SciPy's `gengamma(alpha/p, p, scale=lambd)` law): lambd * G^(1/p) "
+                 "with G ~ gamma(alpha/p, 1)"),
+    Distribution("truncexpon", _p("b", "loc=0.0", "scale=1.0"), "float",
+                 lambda r, s, b, loc, sc: loc - sc * np.log1p(r.uniform(size=_size(s, b, loc, sc))
+                                                              * np.expm1(-np.asarray(b, dtype=float))),
+                 "exponential draws truncated to [loc, loc + b * scale] (SciPy's `truncexpon(b, loc, scale)` "
+                 "law, by inverting its CDF)"),
 )
 
 

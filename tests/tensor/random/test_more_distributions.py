@@ -34,12 +34,16 @@ CASES = {
     "pareto": ((4.0, 2.0), None),
     "invgamma": ((5.0, 2.0), None),
     "betabinom": ((10, 2.0, 3.0), None),
+    "nbinom": ((5, 0.4), lambda r, s: r.negative_binomial(5, 0.4, size=s)),
+    "gengamma": ((2.0, 1.5, 3.0), None),
+    "truncexpon": ((2.0, 1.0, 3.0), None),
 }
 # scipy.stats laws of the transformed distributions (same parameters as CASES)
 LAWS = {
     "cauchy": st.cauchy(1.0, 2.0), "halfcauchy": st.halfcauchy(1.0, 2.0), "halfnormal": st.halfnorm(1.0, 2.0),
     "t": st.t(5.0, 1.0, 2.0), "pareto": st.pareto(4.0, scale=2.0), "invgamma": st.invgamma(5.0, scale=2.0),
     "betabinom": st.betabinom(10, 2.0, 3.0),
+    "gengamma": st.gengamma(2.0 / 1.5, 1.5, scale=3.0), "truncexpon": st.truncexpon(2.0, loc=1.0, scale=3.0),
 }
 
 
