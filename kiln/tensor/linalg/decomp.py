@@ -21,6 +21,7 @@ from kiln.tensor.type import TensorType
 
 __all__ = [
     "QR",
+    "QRPivoted",
     "SVD",
     "Cholesky",
     "Det",
@@ -436,12 +437,13 @@ def slogdet(a: Any):
     return tuple(_slogdet(a))
 
 
-def cholesky(a: Any, lower: bool = True, *, on_error: str = "raise", overwrite_a: bool = False,
+def cholesky(a: Any, lower: bool = True, *, on_error: str = "nan", overwrite_a: bool = False,
              check_finite: bool = True):
     """Cholesky factor (lower=True: L with a = L L^T, the default as in PyTensor and NumPy;
     lower=False: U = L^T as scipy.linalg.cholesky's default).  Reads only that triangle of `a`.
-    on_error="nan" gives NaN instead of raising for a matrix that is not positive definite;
-    overwrite_a and check_finite are accepted for compatibility and ignored.
+    A matrix that is not positive definite gives NaN (on_error="nan", PyTensor's default) or
+    raises LinAlgError (on_error="raise"); overwrite_a and check_finite are accepted for
+    compatibility and ignored.
 
     >>> import numpy as np, kiln.tensor as kt
     >>> a = kt.dmatrix("a")
@@ -452,10 +454,64 @@ def cholesky(a: Any, lower: bool = True, *, on_error: str = "raise", overwrite_a
     return Cholesky(lower, on_error)(a)
 
 
-def qr(a: Any, mode: str = "reduced"):
-    """numpy.linalg.qr: (Q, R) for mode "reduced"/"complete", R alone for mode "r"."""
-    res = QR(mode)(a)
+#: PyTensor's qr takes SciPy's mode names and NumPy's
+_QR_MODES = {"full": "complete", "complete": "complete", "economic": "reduced", "reduced": "reduced", "r": "r"}
+
+
+def qr(a: Any, mode: str = "full", overwrite_a: bool = False, pivoting: bool = False, lwork: int | None = None):
+    """QR decomposition with PyTensor's signature (SciPy's and NumPy's mode names): mode "full"
+    (the default, as scipy.linalg.qr; NumPy's "complete") gives Q (m x m) and R (m x n);
+    "economic" (NumPy's "reduced") Q (m x k) and R (k x n), k = min(m, n); "r" R (k x n) alone.
+    pivoting=True also returns the column permutation P (int32), with A[:, P] = Q R (no
+    derivative).  overwrite_a and lwork are accepted for compatibility and ignored.
+
+    >>> import numpy as np, kiln, kiln.tensor as kt
+    >>> a = kt.dmatrix("a")
+    >>> [v.shape for v in kiln.function([a], list(qr(a)))(np.ones((4, 3)))]
+    [(4, 4), (4, 3)]
+    """
+    if mode not in _QR_MODES:
+        raise ValueError(f"qr: mode must be one of {sorted(_QR_MODES)}, got {mode!r} ('raw' is not supported)")
+    if pivoting:
+        return tuple(QRPivoted(_QR_MODES[mode])(a))
+    res = QR(_QR_MODES[mode])(a)
     return res if mode == "r" else tuple(res)
+
+
+class QRPivoted(_LinalgOp):
+    """scipy.linalg.qr(a, mode, pivoting=True): (Q, R, P) with a[:, P] = Q R, or (R, P) for
+    mode "r"; P int32 as in PyTensor.  No derivative (the permutation is piecewise constant and
+    the factors jump where it changes).  C: not yet (perform: LAPACK through SciPy)."""
+
+    __props__ = ("mode",)
+
+    def __init__(self, mode: str = "complete"):
+        if mode not in ("complete", "reduced", "r"):
+            raise ValueError(f"qr: mode must be 'complete', 'reduced' or 'r', got {mode!r}")
+        self.mode = mode
+
+    def make_node(self, a) -> Apply:
+        a = as_matrix_input("qr", a)
+        if a.type.ndim != 2:
+            raise ValueError("qr: pivoting needs one matrix (no batch axes)")
+        dt = out_dtype("qr", a)
+        q, r = QR(self.mode)._dims(*a.type.shape)
+        outs = ([_out(dt, q)] if q else []) + [_out(dt, r), _out("int32", (a.type.shape[1],))]
+        return Apply(self, [a], outs)
+
+    def _compute(self, node, a):
+        from kiln._lazy import scipy_module
+
+        scipy_mode = {"complete": "full", "reduced": "economic", "r": "r"}[self.mode]
+        res = scipy_module("linalg").qr(a, mode=scipy_mode, pivoting=True)
+        if self.mode == "r":
+            r, p = res
+            return [r[:min(a.shape)], p]
+        return list(res)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        shapes = QR(self.mode).infer_shape(fgraph, node, input_shapes)
+        return shapes + [(input_shapes[0][1],)]
 
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True):
@@ -464,9 +520,19 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True):
     return tuple(res) if compute_uv else res
 
 
-def eigh(a: Any, UPLO: str = "L"):
-    """numpy.linalg.eigh: (eigenvalues, eigenvectors) of symmetric `a`."""
-    return tuple(Eigh(UPLO)(a))
+def eigh(a: Any, b: Any = None, lower: bool = True, UPLO: str | None = None, driver: str = "evr"):
+    """(eigenvalues ascending, eigenvectors) of symmetric `a` with PyTensor's signature: the
+    triangle read is `lower` (or NumPy's UPLO "L"/"U", which wins when given); with a symmetric
+    positive definite `b`, the generalized problem a v = w b v (scipy.linalg.eigh(a, b)).  A
+    string second argument is NumPy's UPLO.  `driver` is accepted for compatibility (LAPACK's
+    default driver is used)."""
+    if isinstance(b, str):
+        b, UPLO = None, b
+    if UPLO is None:
+        UPLO = "L" if lower else "U"
+    if b is None:
+        return tuple(Eigh(UPLO)(a))
+    return tuple(GeneralizedEigh(UPLO == "L")(a, b))
 
 
 def eigvalsh(a: Any, b: Any = None, lower: bool = True, UPLO: str | None = None):

@@ -81,10 +81,12 @@ class Solve(_LinalgOp):
 
     def __init__(self, assume_a: str = "gen", lower: bool = False, b_ndim: int | None = None):
         aliases = {"gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
-                   "pos": "pos", "positive definite": "pos"}
-        if assume_a not in aliases:
-            raise ValueError(f"solve: assume_a must be one of 'gen', 'sym', 'pos', got {assume_a!r}")
-        self.assume_a = aliases[assume_a]
+                   "pos": "pos", "positive definite": "pos", "her": "sym", "hermitian": "sym",
+                   "tridiagonal": "gen", "banded": "gen"}   # real inputs: her = sym; LU serves the rest
+        if str(assume_a).lower() not in aliases:
+            raise ValueError(f"solve: assume_a must be one of {sorted(aliases)} or 'lower triangular', "
+                             f"'upper triangular', 'diagonal', got {assume_a!r}")
+        self.assume_a = aliases[str(assume_a).lower()]
         self.lower = bool(lower) if self.assume_a != "gen" else False
         self.b_ndim = _check_b_ndim(b_ndim)
 
@@ -150,7 +152,10 @@ class SolveTriangular(_LinalgOp):
 def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False, overwrite_b: bool = False,
           check_finite: bool = True, assume_a: str = "gen", transposed: bool = False, b_ndim: int | None = None):
     """scipy.linalg.solve: x with a x = b (a^T x = b with transposed=True); see Solve for
-    assume_a and lower.  b_ndim (PyTensor's) says whether b holds vectors (1) or matrices (2);
+    assume_a and lower.  PyTensor's structure names are accepted: "lower triangular" and
+    "upper triangular" (solve_triangular), "diagonal" (b divided by a's diagonal),
+    "symmetric"/"hermitian"/"positive definite"/"general", and "tridiagonal"/"banded" (solved
+    by LU, as "gen").  b_ndim (PyTensor's) says whether b holds vectors (1) or matrices (2);
     by default a 1-d b is a vector and anything else matrices (NumPy 2's rule).  overwrite_* and
     check_finite are accepted for SciPy compatibility and ignored (inputs are never overwritten).
 
@@ -159,11 +164,28 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False, overwr
     >>> solve(a, b).eval({a: np.array([[2.0, 0.0], [0.0, 4.0]]), b: np.array([1.0, 1.0])})
     array([0.5 , 0.25])
     """
+    kind = str(assume_a).lower()
+    if kind in ("lower triangular", "upper triangular"):   # PyTensor's structured solvers
+        return solve_triangular(a, b, trans=1 if transposed else 0, lower=kind.startswith("lower"),
+                                b_ndim=b_ndim)
+    if kind == "diagonal":
+        return _solve_diagonal(a, b, b_ndim)
     if transposed:
         from kiln.tensor.linalg._util import mT
 
         a = mT(as_tensor_variable(a))
     return Solve(assume_a, lower, b_ndim)(a, b)
+
+
+def _solve_diagonal(a: Any, b: Any, b_ndim: int | None):
+    """x = b / diag(a) (assume_a="diagonal": only the diagonal of `a` is read)."""
+    import kiln.tensor as kt
+
+    a = as_matrix_input("solve", as_tensor_variable(a), square=True)
+    b, _, _ = _rhs("solve", a, as_tensor_variable(b), b_ndim)
+    d = kt.diagonal(a, axis1=-2, axis2=-1)   # (..., n)
+    core = _core_ndim("solve", b_ndim, b)
+    return b / (d if core == 1 else d[..., :, None])
 
 
 def solve_triangular(a: Any, b: Any, trans: Any = 0, lower: bool = False, unit_diagonal: bool = False,
