@@ -16,6 +16,10 @@ _CHOICES = {
     "floatX": ("float64", "float32", "float16"),
     "linker": ("py", "c", "cuda", "auto"),
     "on_unused_input": ("raise", "warn", "ignore"),
+    "optimizer": ("fast_run", "fast_compile", "merge", "o1", "o2", "o3", "o4", "stabilize", "unsafe", "None"),
+    "compute_test_value": ("off", "ignore", "warn", "raise", "pdb"),
+    "device": ("cpu",),
+    "exception_verbosity": ("low", "high"),
 }
 
 
@@ -27,6 +31,16 @@ class Config:
     #: check every output's dtype, ndim and static shape in the python linker (cheap, catches op bugs)
     check_outputs: bool = True
     on_unused_input: str = "raise"
+    #: the mode function() uses when given none: "Mode" (kiln's default Mode, with
+    #: `optimizer`'s rewrites) or a predefined name ("FAST_RUN", "FAST_COMPILE", "PY", ...)
+    mode: str = "Mode"
+    #: the rewrites of the default mode, in PyTensor's names ("None": no rewrites)
+    optimizer: str = "fast_run"
+    # PyTensor settings accepted so that ported scripts run; they change nothing in kiln:
+    # kiln computes no test values, runs on the CPU, and its errors always name the op and shapes
+    compute_test_value: str = "off"
+    device: str = "cpu"
+    exception_verbosity: str = "low"
     extra: dict = field(default_factory=dict)
 
     def __setattr__(self, name: str, value: Any) -> None:

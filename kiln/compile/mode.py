@@ -16,7 +16,7 @@ __all__ = ["Mode", "get_mode", "get_default_mode", "FAST_RUN", "FAST_COMPILE"]
 LINKER_ALIASES = {"vm": "auto", "vm_nogc": "auto", "cvm": "c", "cvm_nogc": "c", "c|py": "c",
                   "c|py_nogc": "c", "numba": "auto", "jax": "auto", "pytorch": "auto", None: "auto"}
 #: PyTensor's optimizer names -> kiln's rewrite levels
-OPTIMIZER_ALIASES = {"fast_run": "fast_run", "default": "fast_run", "o4": "fast_run", "o3": "fast_run",
+OPTIMIZER_ALIASES = {"fast_run": "fast_run", "None": "none", "default": "fast_run", "o4": "fast_run", "o3": "fast_run",
                      "unsafe": "fast_run", "fast_compile": "fast_compile", "o2": "fast_compile",
                      "o1": "fast_compile", "stabilize": "fast_compile", "merge": "fast_compile",
                      "none": "none", None: "none"}
@@ -118,8 +118,9 @@ _PREDEFINED = {"FAST_RUN": FAST_RUN, "FAST_COMPILE": FAST_COMPILE, "PY": Mode(li
 
 
 def get_default_mode() -> Mode:
-    """The mode `function()` uses when given none (PyTensor's get_default_mode)."""
-    return FAST_RUN
+    """The mode `function()` uses when given none (PyTensor's get_default_mode): from
+    kiln.config.mode and kiln.config.optimizer."""
+    return get_mode(None)
 
 
 def get_mode(mode: Any) -> Mode:
@@ -129,7 +130,11 @@ def get_mode(mode: Any) -> Mode:
     ('fast_compile', True)
     """
     if mode is None:
-        return FAST_RUN
+        from kiln.configuration import config
+
+        if config.mode != "Mode":
+            return get_mode(config.mode)
+        return FAST_RUN if config.optimizer == "fast_run" else Mode(optimizer=config.optimizer)
     if isinstance(mode, Mode):
         return mode
     if isinstance(mode, str):

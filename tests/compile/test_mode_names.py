@@ -51,3 +51,20 @@ def test_gradient_through_rop_with_respect_to_the_eval_point():
     g = kiln.function([x, v], kiln.grad(jv.sum(), v))
     a = np.array([0.3, -1.2])
     np.testing.assert_allclose(g(a, np.ones(2)), np.cos(a) * a + np.sin(a), rtol=1e-12)
+
+
+def test_config_mode_and_optimizer_choose_the_default_mode():
+    x = kt.dvector("x")
+    with kiln.config.change_flags(optimizer="fast_compile"):
+        assert get_default_mode() == Mode(rewrites="fast_compile")
+        assert kiln.function([x], x + 1).mode.rewrites == "fast_compile"
+    with kiln.config.change_flags(mode="PY"):
+        assert kiln.function([x], x + 1).mode.linker == "py"
+    with kiln.config.change_flags(optimizer="None"):
+        assert get_default_mode().rewrites == "none"
+    assert get_default_mode() == Mode()
+    kiln.config.compute_test_value = "off"          # PyTensor settings a ported script may set
+    kiln.config.exception_verbosity = "high"
+    kiln.config.exception_verbosity = "low"
+    with pytest.raises(ValueError, match="device"):
+        kiln.config.device = "cuda"
