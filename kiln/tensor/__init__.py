@@ -70,3 +70,4 @@ _sort_function = sort  # noqa: F405
 _importlib.import_module("kiln.tensor.sort")
 sort = _sort_function
 from kiln.tensor import signal  # noqa: F401,E402  (convolve1d, convolve2d: PyTensor's pt.signal)
+from kiln.tensor import optimize  # noqa: F401,E402  (minimize, root, ...: scipy.optimize with implicit gradients)

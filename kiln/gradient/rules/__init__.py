@@ -10,3 +10,4 @@ from kiln.gradient.rules import advanced, extra, linalg, random, ifelse  # noqa:
 from kiln.gradient.rules import special_more  # noqa: F401,E402  (compat special functions)
 from kiln.gradient.rules import linalg_more  # noqa: F401,E402  (PyTensor-compat linalg: lu, expm, solvers, ...)
 from kiln.gradient.rules import signal  # noqa: F401,E402  (convolutions)
+from kiln.gradient.rules import optimize  # noqa: F401,E402  (scipy.optimize ops: implicit function theorem)
