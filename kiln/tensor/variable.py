@@ -287,6 +287,40 @@ class _TensorOps:
         out.name = name
         return out
 
+    # -- PyTensor's remaining variable methods ------------------------------------------------
+    def choose(self, choices, mode="raise"):
+        """np.choose(self, choices, mode)."""
+        return _kt().choose(self, choices, mode=mode)
+
+    def deg2rad(self): return _kt().deg2rad(self)
+    def rad2deg(self): return _kt().rad2deg(self)
+
+    def dprint(self, **kwargs):
+        """kiln.printing.debugprint(self, **kwargs)."""
+        from kiln.printing import debugprint
+
+        return debugprint(self, **kwargs)
+
+    def get_underlying_scalar_constant(self):
+        """The scalar value this variable provably has (PyTensor's; raises NotScalarConstantError)."""
+        return _kt().get_underlying_scalar_constant_value(self)
+
+    @property
+    def owner_op(self):
+        """The op of this variable's owner (None for a root variable)."""
+        return None if self.owner is None else self.owner.op
+
+    @property
+    def owner_op_and_inputs(self):
+        """(owner's op, *owner's inputs), or (None,) for a root variable."""
+        return (None,) if self.owner is None else (self.owner.op, *self.owner.inputs)
+
+    def transfer(self, target):
+        """PyTensor's device transfer: kiln computes on the CPU, so "cpu" is the only target."""
+        if target not in ("cpu", None):
+            raise ValueError(f"transfer: kiln has only the 'cpu' target, got {target!r}")
+        return self
+
 
 def _unary_method(name: str):
     def method(self):
@@ -314,6 +348,21 @@ class TensorConstant(_TensorOps, Constant):
     """A constant tensor: its value is `.data` (an ndarray); operators as TensorVariable."""
 
     __slots__ = ()
+
+    @property
+    def value(self) -> np.ndarray:
+        """The constant's value (PyTensor's alias of `.data`)."""
+        return self.data
+
+    @property
+    def unique_value(self):
+        """The one value every element has (a NumPy scalar), or None (empty, or not all equal)."""
+        flat = np.asarray(self.data).ravel()
+        if flat.size == 0:
+            return None
+        first = flat[0]
+        same = (flat == first) | (np.isnan(flat) & np.isnan(first)) if flat.dtype.kind in "fc" else flat == first
+        return first if bool(np.all(same)) else None
 
     # identity equality and hashing come from object (C-level, fast)
 
