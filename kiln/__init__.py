@@ -23,8 +23,9 @@ from kiln.ifelse import ifelse
 from kiln.scan import scan
 from kiln.scan.views import map  # noqa: A004  (pytensor.map)
 from kiln import raise_op
+from kiln import sparse  # PyTensor's pytensor.sparse (SciPy imported on first use)
 
 __version__ = "0.1.0"
 __all__ = ["config", "function", "shared", "Function", "Mode", "In", "Out", "MissingInputError",
            "printing", "tensor", "gradient", "grad", "Lop", "Rop", "pullback", "pushforward", "get_mode",
-           "dprint", "ifelse", "OpFromGraph", "scan", "map", "raise_op", "wrap_py"]
+           "dprint", "ifelse", "OpFromGraph", "scan", "map", "raise_op", "wrap_py", "sparse"]

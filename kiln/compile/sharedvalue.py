@@ -10,7 +10,12 @@ from kiln.graph.basic import Variable
 from kiln.tensor.type import TensorType
 from kiln.tensor.variable import _TensorOps
 
-__all__ = ["SharedVariable", "TensorSharedVariable", "copy_value", "shared"]
+__all__ = ["SharedVariable", "TensorSharedVariable", "copy_value", "shared", "SHARED_CONSTRUCTORS"]
+
+#: (predicate(value) -> bool, constructor(value, name=, strict=, allow_downcast=, borrow=, shape=))
+#: pairs tried in order by `shared` before the ndarray path: a package with its own value
+#: kind registers here (kiln.sparse: scipy.sparse matrices) instead of editing `shared`
+SHARED_CONSTRUCTORS: list = []
 
 
 def copy_value(value: Any) -> Any:
@@ -151,6 +156,10 @@ def shared(value: Any, name: str | None = None, strict: bool = False, allow_down
         from kiln.tensor.random.type import shared_generator
 
         return shared_generator(value, name=name, strict=strict, allow_downcast=allow_downcast, borrow=borrow)
+    for accepts, construct in SHARED_CONSTRUCTORS:
+        if accepts(value):
+            return construct(value, name=name, strict=strict, allow_downcast=allow_downcast, borrow=borrow,
+                             shape=shape)
     arr = np.asarray(value)
     if arr.dtype == object:
         raise TypeError(f"shared(): cannot store a value of type {type(value).__name__}")

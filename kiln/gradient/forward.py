@@ -61,7 +61,8 @@ def push_tangents(outputs: Sequence[Variable], wrt: Sequence[Variable], seeds: S
             s = seeds[i]
             if is_zero(s) or not differentiable(v):
                 continue
-            s = as_tensor_variable(s)
+            if not (isinstance(s, Variable) and s.type == v.type):  # (a non-tensor seed, e.g. sparse, as is)
+                s = as_tensor_variable(s)
             if s.dtype != v.dtype:
                 from kiln.tensor.math import cast
 
@@ -150,8 +151,10 @@ def _graph_leaves(outputs, wrt):
 
 def _add(a, b, like, st):
     from kiln.tensor.math import add
+    from kiln.tensor.type import TensorType
 
-    out = add(a, b)
+    # non-tensor tangents (kiln.sparse) add with their own operator
+    out = add(a, b) if isinstance(a.type, TensorType) else a + b
     st.like.setdefault(out, like)
     return out
 

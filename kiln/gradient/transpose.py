@@ -278,5 +278,12 @@ class TransposeContext:
             return ZERO
         if len(contributions) == 1:
             return contributions[0]
+        from kiln.tensor.type import TensorType
+
+        if not isinstance(v.type, TensorType):   # non-tensor cotangents (kiln.sparse): their own +
+            out = contributions[0]
+            for c in contributions[1:]:
+                out = out + c
+            return out
         out = add(*contributions)
         return out

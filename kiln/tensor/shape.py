@@ -17,11 +17,20 @@ __all__ = ["Shape", "Shape_i", "Reshape", "SpecifyShape", "BroadcastTo", "MakeVe
            "broadcast_shape_symbolic", "infer_graph_shapes", "as_shape_vector", "broadcast_arrays"]
 
 
+def _shaped(x: Any) -> Variable:
+    """x as a tensor, except a variable of another type that has a shape (kiln.sparse's
+    SparseTensorType: its values have `.shape` too), which Shape/Shape_i take as it is."""
+    ndim = getattr(getattr(x, "type", None), "ndim", 0)
+    if isinstance(x, Variable) and not isinstance(x.type, TensorType) and isinstance(ndim, int) and ndim > 0:
+        return x
+    return as_tensor_variable(x)
+
+
 class Shape(Op):
     """The run-time shape of a tensor, as an int64 vector."""
 
     def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
+        x = _shaped(x)
         return Apply(self, [x], [TensorType("int64", (x.ndim,))()])
 
     def perform(self, node, inputs, output_storage):
@@ -40,7 +49,7 @@ class Shape_i(Op):
         self.i = int(i)
 
     def make_node(self, x: Any) -> Apply:
-        x = as_tensor_variable(x)
+        x = _shaped(x)
         if not 0 <= self.i < x.ndim:
             raise ValueError(f"Shape_i: dimension {self.i} out of range for a {x.ndim}-d tensor")
         return Apply(self, [x], [TensorType("int64", ())()])
@@ -57,12 +66,12 @@ _shape = Shape()
 
 def shape(x: Any):
     """Symbolic shape of x (an int64 vector)."""
-    return _shape(as_tensor_variable(x))
+    return _shape(_shaped(x))
 
 
 def shape_i(x: Any, i: int):
     """Length of dimension i: a constant when statically known, else a Shape_i node."""
-    x = as_tensor_variable(x)
+    x = _shaped(x)
     n = x.type.shape[i] if -x.ndim <= i < x.ndim else None
     if n is not None:
         return constant(n, dtype="int64")

@@ -11,3 +11,4 @@ from kiln.gradient.rules import special_more  # noqa: F401,E402  (compat special
 from kiln.gradient.rules import linalg_more  # noqa: F401,E402  (PyTensor-compat linalg: lu, expm, solvers, ...)
 from kiln.gradient.rules import signal  # noqa: F401,E402  (convolutions)
 from kiln.gradient.rules import optimize  # noqa: F401,E402  (scipy.optimize ops: implicit function theorem)
+from kiln.gradient.rules import sparse  # noqa: F401,E402  (kiln.sparse: structured gradients)
