@@ -45,37 +45,11 @@ class _TensorOps:
     __array_priority__ = 1000
     __array_ufunc__ = None
 
-    # -- arithmetic ---------------------------------------------------------------
-    def __add__(self, o): return _m().add(self, o)
-    def __radd__(self, o): return _m().add(o, self)
-    def __sub__(self, o): return _m().sub(self, o)
-    def __rsub__(self, o): return _m().sub(o, self)
-    def __mul__(self, o): return _m().mul(self, o)
-    def __rmul__(self, o): return _m().mul(o, self)
-    def __truediv__(self, o): return _m().true_div(self, o)
-    def __rtruediv__(self, o): return _m().true_div(o, self)
-    def __floordiv__(self, o): return _m().int_div(self, o)
-    def __rfloordiv__(self, o): return _m().int_div(o, self)
-    def __mod__(self, o): return _m().mod(self, o)
-    def __rmod__(self, o): return _m().mod(o, self)
-    def __pow__(self, o): return _m().pow(self, o)
-    def __rpow__(self, o): return _m().pow(o, self)
-    def __matmul__(self, o): return _m().matmul(self, o)
-    def __rmatmul__(self, o): return _m().matmul(o, self)
+    # -- arithmetic (the binary operators are made below from _BINARY) ------------------
     def __neg__(self): return _m().neg(self)
     def __pos__(self): return self
     def __abs__(self): return _m().abs(self)
     def __invert__(self): return _m().invert(self)
-    def __and__(self, o): return _m().and_(self, o)
-    def __rand__(self, o): return _m().and_(o, self)
-    def __or__(self, o): return _m().or_(self, o)
-    def __ror__(self, o): return _m().or_(o, self)
-    def __xor__(self, o): return _m().xor(self, o)
-    def __rxor__(self, o): return _m().xor(o, self)
-    def __lt__(self, o): return _m().lt(self, o)
-    def __le__(self, o): return _m().le(self, o)
-    def __gt__(self, o): return _m().gt(self, o)
-    def __ge__(self, o): return _m().ge(self, o)
 
     def __bool__(self):
         raise TypeError("a symbolic variable has no truth value; use kt.switch / kiln.ifelse, "
@@ -320,6 +294,35 @@ class _TensorOps:
         if target not in ("cpu", None):
             raise ValueError(f"transfer: kiln has only the 'cpu' target, got {target!r}")
         return self
+
+
+def _binary_method(dunder: str, fn: str, reflected: bool):
+    def method(self, o):
+        try:
+            f = getattr(_m(), fn)
+            return f(o, self) if reflected else f(self, o)
+        except TypeError:
+            # a variable of another kind (kiln.sparse's): let its reflected operator answer,
+            # as Python does for NotImplemented; anything else keeps its error
+            if isinstance(o, Variable) and not isinstance(o.type, TensorType):
+                return NotImplemented
+            raise
+
+    method.__name__ = method.__qualname__ = dunder
+    return method
+
+
+#: operator -> kiln.tensor.math function (and its reflected form where the operator has one)
+_BINARY = {"add": "add", "sub": "sub", "mul": "mul", "truediv": "true_div", "floordiv": "int_div",
+           "mod": "mod", "pow": "pow", "matmul": "matmul", "and": "and_", "or": "or_", "xor": "xor"}
+_COMPARISONS = {"lt": "lt", "le": "le", "gt": "gt", "ge": "ge"}
+
+for _op, _fn in _BINARY.items():
+    setattr(_TensorOps, f"__{_op}__", _binary_method(f"__{_op}__", _fn, False))
+    setattr(_TensorOps, f"__r{_op}__", _binary_method(f"__r{_op}__", _fn, True))
+for _op, _fn in _COMPARISONS.items():
+    setattr(_TensorOps, f"__{_op}__", _binary_method(f"__{_op}__", _fn, False))
+del _op, _fn
 
 
 def _unary_method(name: str):

@@ -273,3 +273,15 @@ def test_infer_shape(mode):
 
     (shp,) = infer_graph_shapes([x], [ks.dot(x, w).T], [(5, 7)])
     assert int(shp[1]) == 5
+
+
+def test_dense_operand_on_the_left():
+    import scipy.sparse as sps
+
+    x, d = ks.csr_matrix("x"), kt.dmatrix("d")
+    m = sps.random(3, 3, density=0.5, format="csr", random_state=2)
+    dv = np.arange(9.0).reshape(3, 3)
+    plus, times, prod = kiln.function([d, x], [d + x, d * x, d @ x])(dv, m)
+    np.testing.assert_allclose(plus, dv + m.toarray())
+    np.testing.assert_allclose(times.toarray(), m.multiply(dv).toarray())
+    np.testing.assert_allclose(prod, dv @ m.toarray())
