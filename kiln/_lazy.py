@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import importlib
 import sys
+import types
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,29 +49,106 @@ def scipy_function(module: str, name: str) -> Callable[..., Any]:
     return _Deferred(module, name)
 
 
+def _extension_file(package_dir: Path, name: str) -> Path | None:
+    found = [p for p in (package_dir / "linalg").glob(f"{name}.*") if p.suffix in (".so", ".pyd")]
+    return found[0] if len(found) == 1 else None
+
+
+def _load_extension(full: str, path: Path) -> Any:
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.ExtensionFileLoader(full, str(path))
+    spec = importlib.util.spec_from_file_location(full, str(path), loader=loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    sys.modules[full] = mod
+    return mod
+
+
+class _ScipyStandIn(types.ModuleType):
+    """Stands for the `scipy` package in sys.modules while one of its Cython extensions is
+    loaded without running scipy/__init__.py (see `_load_without_scipy_init`).  Another
+    thread that fetched it from sys.modules in that window gets its attributes from the
+    real package, imported on first use."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get("scipy") is self:
+            raise AttributeError(name)
+        return getattr(importlib.import_module("scipy"), name)
+
+
+def _load_without_scipy_init(full: str, name: str) -> Any:
+    """Load scipy/linalg/<name> while `scipy` itself is not imported, without importing it;
+    None when SciPy is not laid out as expected or got imported meanwhile.
+
+    The extension's module init imports SciPy's shared Cython utility module
+    (`scipy._cyutility`) through the C API, which imports the top-level package first
+    (scipy/__init__.py and scipy._lib: ~8 ms, paid on every warm start that calls BLAS).
+    While it loads, a stand-in package object (`__path__` only) answers for `scipy`, and
+    the interpreter's import lock is held so that no other thread loads a module under it;
+    the stand-in is removed afterwards, so the real package is imported normally whenever
+    something asks for it."""
+    import _imp
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.util.find_spec("scipy")   # finds the package without executing it
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    path = _extension_file(package_dir, name)
+    if path is None:
+        return None
+    _imp.acquire_lock()
+    try:
+        if "scipy" in sys.modules:   # imported meanwhile (perhaps still running: do not wait on it here)
+            return None
+        before = set(sys.modules)
+        stand_in = _ScipyStandIn("scipy")
+        stand_in.__path__ = [str(package_dir)]
+        stand_in.__spec__ = importlib.machinery.ModuleSpec("scipy", None, is_package=True)
+        stand_in.__spec__.submodule_search_locations = [str(package_dir)]
+        sys.modules["scipy"] = stand_in
+        try:
+            return _load_extension(full, path)
+        except BaseException:
+            for m in set(sys.modules) - before:   # nothing loaded under the stand-in survives
+                sys.modules.pop(m, None)
+            raise
+        finally:
+            if sys.modules.get("scipy") is stand_in:
+                del sys.modules["scipy"]
+    finally:
+        _imp.release_lock()
+
+
 def scipy_linalg_extension(name: str) -> Any:
     """`scipy.linalg.<name>` (cython_blas, cython_lapack) without running
     scipy/linalg/__init__.py: `from scipy.linalg import cython_blas` imports all of
-    scipy.linalg first (0.3-0.4 s), while the extension itself needs only SciPy's top level.
-    It is registered under its own name, so a later ordinary import finds the same module."""
+    scipy.linalg first (0.3-0.4 s), while the extension itself needs only SciPy's shared
+    Cython utilities; when SciPy is not imported yet, not even its top-level package is
+    (`_load_without_scipy_init`).  The module is registered under its own name, so a later
+    ordinary import finds the same module.
+
+    >>> blas = scipy_linalg_extension("cython_blas")
+    >>> blas is scipy_linalg_extension("cython_blas"), "dgemm" in blas.__pyx_capi__
+    (True, True)
+    """
     full = f"scipy.linalg.{name}"
     mod = sys.modules.get(full)
     if mod is not None:
         return mod
     try:
-        import importlib.machinery
-        import importlib.util
-
+        if "scipy" not in sys.modules:
+            mod = _load_without_scipy_init(full, name)
+            if mod is not None:
+                return mod
         import scipy
 
-        found = [p for p in (Path(scipy.__file__).parent / "linalg").glob(f"{name}*") if p.suffix in (".so", ".pyd")]
-        if len(found) == 1:
-            loader = importlib.machinery.ExtensionFileLoader(full, str(found[0]))
-            spec = importlib.util.spec_from_file_location(full, str(found[0]), loader=loader)
-            mod = importlib.util.module_from_spec(spec)
-            loader.exec_module(mod)
-            sys.modules[full] = mod
-            return mod
+        path = _extension_file(Path(scipy.__file__).parent, name)
+        if path is not None:
+            return _load_extension(full, path)
     except Exception:   # any surprise in SciPy's layout: the ordinary import below
         pass
     return importlib.import_module(full)

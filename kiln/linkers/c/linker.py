@@ -6,7 +6,8 @@ make_runner(fgraph):
   2. group consecutive kernel/view nodes into segments; each segment is lowered to kernel IR,
      rendered to C, and compiled through the module cache (or found there);
   3. the graph's signature indexes the segment keys, so a warm start loads modules without
-     rendering C;
+     rendering C; a warm start of `kiln.function` (kiln.linkers.cache.warm) also hands the
+     stored `Layout` (kiln.linkers.c.layout), replayed instead of lowering any node;
   4. at call time a segment allocates its outputs and intermediates (NumPy, C order),
      builds view descriptors, and makes one native call.  Intermediates whose lifetimes
      do not overlap share storage (kiln.linkers.c.memplan); the whole run goes through the
@@ -15,21 +16,26 @@ make_runner(fgraph):
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from kiln.graph.basic import Apply, Constant, Variable
 from kiln.graph.fg import FunctionGraph
-from kiln.linkers.c.ir import Segment
-from kiln.linkers.c.lower import lower_node
-from kiln.linkers.c.lower_shape_ops import segment_view
-from kiln.linkers.c.shapes import output_shape, value_inputs
+from kiln.linkers.c.layout import Layout, Recorder
+from kiln.linkers.c.shapes import SHAPE_RULES, output_shape, value_inputs
 from kiln.linkers.python import describe_node
 from kiln.tensor.elemwise import DimShuffle, Elemwise
 from kiln.tensor.shape import Reshape
 from kiln.tensor.subtensor import Subtensor
+
+# the shape rules of the shape-valued, fused-reduction and indexing ops, needed at run time
+import kiln.linkers.c.shapes_index  # noqa: E402,F401
+import kiln.linkers.c.shapes_ops  # noqa: E402,F401
+
+# The lowering tables (kiln.linkers.c.lower and the kernel IR dataclasses its lowerings
+# build: ~8 ms to import) and the renderers are imported inside the functions that use
+# them: a warm start replays a stored `Layout` instead of lowering any node.
 
 __all__ = ["CLinker", "graph_key", "canonical_order"]
 
@@ -94,7 +100,7 @@ def graph_key(fgraph: FunctionGraph, order: Sequence[Apply], extra: str = "") ->
 
 def _rule_names(node: Apply) -> str:
     """Which lowering and scalar C rules (by qualified name) apply to `node`, for the index key."""
-    from kiln.linkers.c.lower import LOWERINGS
+    from kiln.linkers.c.lower import LOWERINGS, lower_node
     from kiln.linkers.c.scalar_c import SCALAR_C
 
     def name(f) -> str:
@@ -145,6 +151,9 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
     before the segment, but its input must not be a transposed view of a pending buffer,
     and its shape must be known.
     """
+    from kiln.linkers.c.lower import lower_node
+    from kiln.linkers.c.lower_shape_ops import segment_view
+
     groups: list[tuple[str, list[Apply]]] = []
     pending: dict[Variable, str] = {}   # computed inside the open segment: "c" contiguous, "v" a view
 
@@ -198,7 +207,21 @@ def _group(order: list[Apply]) -> list[tuple[str, list[Apply]]]:
     return out
 
 
-@dataclass
+class _Relower(Exception):
+    """A replayed layout's modules are not in the cache: the graph must be lowered."""
+
+
+def _ensure_shape_rules(nodes) -> None:
+    """Import kiln's lowering modules when a kernel node has no shape rule registered yet.
+
+    A warm start does not import the lowerings (kiln.linkers.c.lower and the modules it
+    loads).  kiln's own shape rules are all registered without them (kiln.linkers.c.shapes,
+    shapes_ops, shapes_index: tested), so this only serves a rule registered along with a
+    lowering by other code, should there be one."""
+    if any(type(n.op) not in SHAPE_RULES for n in nodes):
+        import kiln.linkers.c.lower  # noqa: F401  (fills SHAPE_RULES and VALUE_INPUTS)
+
+
 class _SegPlan:
     """Run-time plan of one segment: what to allocate or view before the native call.
 
@@ -206,15 +229,23 @@ class _SegPlan:
     ("a", node, in_slots, out_slots, (out_dtypes, alias_slots, pools)) for a kernel's
     outputs: `alias_slots[k]` is the destroyed input's slot (an in-place kernel) or None,
     `pools[k]` the reusable buffer the output is a view of (memplan) or None (its own array).
+    (A plain class, not a dataclass: generating a dataclass's methods costs a warm start
+    ~0.3 ms of import.)
     """
 
-    label: str
-    prep: list = field(default_factory=list)
-    buf_slots: list = field(default_factory=list)
-    kernel_nodes: list = field(default_factory=list)
-    module: Any = None
-    n_pools: int = 0
-    n_pooled: int = 0
+    __slots__ = ("label", "prep", "buf_slots", "kernel_nodes", "module", "n_pools", "n_pooled")
+
+    def __init__(self, label: str):
+        self.label = label
+        self.prep: list = []
+        self.buf_slots: list = []
+        self.kernel_nodes: list = []
+        self.module: Any = None
+        self.n_pools = 0
+        self.n_pooled = 0
+
+    def __repr__(self) -> str:
+        return f"_SegPlan({self.label!r}, {len(self.prep)} steps, {len(self.buf_slots)} buffers)"
 
 
 class CLinker:
@@ -244,6 +275,17 @@ class CLinker:
 
     def make_runner(self, fgraph: FunctionGraph) -> Callable[[Sequence[Any]], list[Any]]:
         full_order = canonical_order(fgraph)
+        # a warm start (kiln.linkers.cache.warm) hands the layout it stored with the graph:
+        # replayed, it gives the same segments and descriptor orders without lowering
+        layout = Layout.replayable(getattr(fgraph, "_warm_layout", None), full_order)
+        if layout is not None:
+            try:
+                return self._make_runner(fgraph, full_order, layout)
+            except _Relower:   # its modules are gone from the cache: lower and compile
+                pass
+        return self._make_runner(fgraph, full_order, None)
+
+    def _make_runner(self, fgraph: FunctionGraph, full_order: list[Apply], layout: Layout | None):
         order = list(full_order)
         slot: dict[Variable, int] = {}
         init: list[Any] = []
@@ -260,33 +302,52 @@ class CLinker:
             node.op.perform(node, [node.inputs[0].data], cells)
             init[slot_of(node.outputs[0])] = cells[0][0]
             order.remove(node)
-        groups = _group(order)
-        groups = [(t if t == "p" or any(lower_node(n) is not None for n in ns) else "p", ns) for t, ns in groups]
+        if layout is None:
+            from kiln.linkers.c.lower import lower_node
+
+            groups = _group(order)
+            groups = [(t if t == "p" or any(lower_node(n) is not None for n in ns) else "p", ns) for t, ns in groups]
+            lowering = Recorder(full_order)
+        else:
+            groups = layout.node_groups(full_order)
+            lowering = layout
 
         input_slots = [slot_of(v) for v in fgraph.inputs]
         steps: list[tuple] = []   # ("p", node, ins, outs) or ("s", _SegPlan)
-        segments: list[tuple[_SegPlan, Segment]] = []
+        segments: list[tuple[_SegPlan, Any]] = []
         for tag, nodes in groups:
             if tag == "p":
                 for n in nodes:
                     steps.append(("p", n, [slot_of(v) for v in n.inputs], [slot_of(v) for v in n.outputs]))
                 continue
-            plan, seg = self._plan_segment(nodes, slot_of, fgraph)
+            plan, seg = self._plan_segment(nodes, slot_of, fgraph, lowering)
             steps.append(("s", plan))
             segments.append((plan, seg))
         output_slots = [slot_of(v) for v in fgraph.outputs]
+        if layout is not None:
+            _ensure_shape_rules(n for plan, _ in segments for n in plan.kernel_nodes)
 
         keys = self._load_modules(fgraph, full_order, segments)
         run = _make_run(init, input_slots, output_slots, steps)
         run.module_keys = keys   # what a warm start of this graph will load (kiln.linkers.cache.warm)
+        # the layout a warm start of this graph will replay (None: it lowers again)
+        run.layout = layout.data if layout is not None else lowering.data(groups)
         return run
 
     # -- planning and compiling -------------------------------------------------------
-    def _plan_segment(self, nodes: list[Apply], slot_of, fgraph: FunctionGraph | None = None
-                      ) -> tuple[_SegPlan, Segment]:
+    def _plan_segment(self, nodes: list[Apply], slot_of, fgraph: FunctionGraph | None = None,
+                      lowering: Any = None) -> tuple[_SegPlan, Any]:
+        """The run-time plan of segment `nodes` and its kernel IR `Segment` (None when
+        `lowering` is a replayed `Layout`: nothing is rendered on a warm start).
+        `lowering(node, buf)` returns the node's kernel (None: a view); kiln's lowering
+        tables by default."""
         from kiln.linkers.c.memplan import plan_pools
 
-        kernel_set = {n for n in nodes if lower_node(n) is not None}
+        if lowering is None:
+            from kiln.linkers.c.lower import lower_node as lowering
+        is_kernel = lowering.is_kernel if isinstance(lowering, (Layout, Recorder)) else (
+            lambda n: lowering(n, lambda v: 0) is not None)
+        kernel_set = {n for n in nodes if is_kernel(n)}
         pools = plan_pools(nodes, set(fgraph.outputs) if fgraph is not None else set(),
                            fgraph.clients if fgraph is not None else {}, kernel_set.__contains__)
         if fgraph is None:   # without the graph's clients nothing is known not to escape
@@ -305,7 +366,7 @@ class CLinker:
         kernels = []
         for n in nodes:
             ins, outs = [slot_of(v) for v in n.inputs], [slot_of(v) for v in n.outputs]
-            k = lower_node(n, buf)
+            k = lowering(n, buf)
             if k is None:   # a DimShuffle or Reshape: a view built before the native call
                 plan.prep.append(("v", n, ins, outs, None))
                 continue
@@ -318,6 +379,10 @@ class CLinker:
             kernels.append(k)
             plan.kernel_nodes.append(n)
         plan.n_pools, plan.n_pooled = pools.n_pools, len(pools.pool_of)
+        if isinstance(lowering, Layout):
+            return plan, None
+        from kiln.linkers.c.ir import Segment
+
         return plan, Segment(plan.label, tuple(buf_types), tuple(kernels))
 
     def _load_modules(self, fgraph, order, segments) -> list[str]:
@@ -354,10 +419,12 @@ class CLinker:
                     plan.module = CModule(d / "mod.so")
                     cache._record("h")
                 return list(entry["artifacts"])
+        if any(seg is None for _, seg in segments):
+            raise _Relower   # planned from a stored layout, whose modules are gone: lower afresh
         from kiln.linkers.c.render import render_segment   # only here: a warm start renders nothing
 
         built = compile_sources([render_segment(seg) for _, seg in segments], cache)
-        for (plan, _), (key, so) in zip(segments, built):
+        for (plan, _), (_, so) in zip(segments, built):
             plan.module = CModule(so)
         keys = [key for key, _ in built]
         cache.index_put(sig, keys, {"segments": [p.label for p, _ in segments]})
@@ -482,7 +549,7 @@ def _program(init, input_slots, output_slots, steps, frees):
         return None
     if any(st[0] == "s" and getattr(st[1].module, "_fast", None) is None for st in steps):
         return None
-    from kiln.linkers.c.shapes import SHAPE_RULES, _shapes_elemwise
+    from kiln.linkers.c.shapes import _shapes_elemwise
 
     # the Elemwise fast path (output shape = the inputs' common shape) is the table's own rule
     fast_elemwise = SHAPE_RULES.get(Elemwise) is _shapes_elemwise

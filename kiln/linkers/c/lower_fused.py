@@ -1,4 +1,4 @@
-"""Lower a FusedReduce node to its kernel IR (kiln/linkers/c/ir_fused.py), and its shape rule.
+"""Lower a FusedReduce node to its kernel IR (kiln/linkers/c/ir_fused.py).
 
 Placement: every inner value is computed at the outermost loop level of its chain where
 all the loop axes it varies along are bound, so loop-invariant work (the row maximum of
@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Callable
 
 from kiln.graph.basic import Apply, Variable
-from kiln.linkers.c import shapes as _shapes
 from kiln.linkers.c.ir import Operand
 from kiln.linkers.c.ir_fused import FLevel, FLoop, FReduce, FusedReduceKernel, FValue
 from kiln.linkers.c.lower import LOWERINGS
@@ -173,9 +172,6 @@ def lower_fused_reduce(node: Apply, buf: Callable[[Variable], int]) -> FusedRedu
         root.freeze(), result[0], result[1])
 
 
-def _shape_rule(node: Apply, shapes: list, args: list) -> tuple:
-    return node.op.output_shape(shapes)
-
+import kiln.linkers.c.shapes_ops  # noqa: E402,F401  (FusedReduce's shape rule: apart, for warm starts)
 
 LOWERINGS[FusedReduce] = lower_fused_reduce
-_shapes.SHAPE_RULES[FusedReduce] = _shape_rule

@@ -14,10 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from kiln.linkers.c.lower import MAXDIM
 from kiln.linkers.c.types import DTYPE_CODE
 
 __all__ = ["DESC_DTYPE", "CModule", "descriptors", "ERRORS"]
+
+#: KILN_MAXDIM of kiln_prelude.h (also kiln.linkers.c.lower.MAXDIM, not imported here: a
+#: warm start loads no lowering); modules check the descriptor size when they are loaded
+MAXDIM = 16
 
 DESC_DTYPE = np.dtype([("data", np.uintp), ("ndim", np.int64), ("dtype", np.int64),
                        ("shape", np.int64, (MAXDIM,)), ("strides", np.int64, (MAXDIM,))])

@@ -19,13 +19,16 @@ depend on, as text (no pickled objects):
 
 Anything that has no stable text (an op parameter printed as `<object at 0x...>` or an
 abbreviated `...` repr) makes the graph uncacheable: it is rewritten every time, never
-served a wrong entry.
+served a wrong entry.  The text of each op and constant is computed once per process
+(ops and constants are immutable; remembered by identity, never by equality).
 
 The entry (`fn-<signature>` in the module cache: atomic publish, verified sha256 on load,
 LRU pruning, listed by `python -m kiln.cache list`) holds one pickle of plain data: the
 rewritten graph flattened by `kiln.graph.flat.freeze_graph` (function inputs replaced by bare
-variables of the same types, so shared values are not stored), the module keys and the
-rewrite report.  Pickle is safe here for the reason native modules are: the cache
+variables of the same types, so shared values are not stored), the module keys, the C
+layout (kiln.linkers.c.layout: segments and descriptor orders, replayed by the C linker so a
+warm start imports no lowering, kernel IR or renderer) and the rewrite report.  Pickle is
+safe here for the reason native modules are: the cache
 directory is private to the user (kiln refuses any other), and the entry is verified
 against its manifest before it is read.  On load the graph's input and output types are
 checked against the user's graph; any mismatch or failure falls back to rewriting.
@@ -37,7 +40,7 @@ import hashlib
 import pickle
 import platform
 import sys
-from dataclasses import dataclass, field
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +71,46 @@ class _Uncacheable(Exception):
     """A value in the graph has no stable text."""
 
 
+#: id(object) -> (weak reference to it, its text), for ops and constants: they are
+#: immutable, so each one's text is computed once per process (a warm start's signature is
+#: then one pass of joins over the nodes).  Keyed by identity, not equality: equal ops may
+#: still print differently (a parameter 1 and one True are equal), and the text must be exact.
+_MEMO: dict[int, tuple[Any, str]] = {}
+
+
+def _memo_text(obj: Any, make) -> str:
+    key = id(obj)
+    hit = _MEMO.get(key)
+    if hit is not None and hit[0]() is obj:
+        return hit[1]
+    text = make(obj)   # may raise _Uncacheable: nothing is remembered then
+
+    def forget(ref, key=key) -> None:
+        if _MEMO.get(key, (None,))[0] is ref:
+            del _MEMO[key]
+
+    try:
+        _MEMO[key] = (weakref.ref(obj, forget), text)
+    except TypeError:   # an object without weak references: not memoized
+        pass
+    return text
+
+
+def _op_text(op: Any) -> str:
+    t = type(op)
+    return f"{t.__module__}.{t.__qualname__}({','.join(_text(p) for p in op._props())})"
+
+
+def _constant_text(c: Any) -> str:
+    return "c" + _text(c.signature())
+
+
 def _text(obj: Any) -> str:
     """Deterministic text for op parameters, types and constant signatures."""
     from kiln.graph.op import Op
 
     if isinstance(obj, Op):
-        t = type(obj)
-        return f"{t.__module__}.{t.__qualname__}({','.join(_text(p) for p in obj._props())})"
+        return _memo_text(obj, _op_text)
     if isinstance(obj, (tuple, list)):
         return ("[" if isinstance(obj, list) else "(") + ",".join(_text(o) for o in obj) + ")"
     if isinstance(obj, (frozenset, set)):
@@ -115,7 +151,7 @@ def _graph_text(fgraph) -> list[str]:
         if k is not None:
             return str(k)
         if isinstance(v, Constant):
-            return "c" + _text(v.signature())
+            return _memo_text(v, _constant_text)
         raise _Uncacheable(f"{v} is not computed by the graph")
 
     for node in canonical_order(fgraph):
@@ -256,18 +292,25 @@ def _uses_c_linker(mode: Any) -> bool:
     return True
 
 
-@dataclass
 class WarmStart:
     """What `warm_lookup` found for one `function()` call.
 
     `graph` is the stored rewritten graph (None: rewrite as usual), `report` its rewrite
     report, `module_keys` the keys of its compiled modules; `store(fgraph, runner, report)`
-    records a freshly compiled function for the next process."""
+    records a freshly compiled function for the next process.  (A plain class, not a
+    dataclass: generating a dataclass's methods costs a warm start ~0.3 ms of import.)"""
 
-    signature: str | None = None
-    graph: Any = None
-    report: Any = None
-    module_keys: list = field(default_factory=list)
+    __slots__ = ("signature", "graph", "report", "module_keys")
+
+    def __init__(self, signature: str | None = None, graph: Any = None, report: Any = None,
+                 module_keys: list | None = None):
+        self.signature = signature
+        self.graph = graph
+        self.report = report
+        self.module_keys = [] if module_keys is None else module_keys
+
+    def __repr__(self) -> str:
+        return f"WarmStart(signature={self.signature!r}, hit={self.hit}, modules={len(self.module_keys)})"
 
     @property
     def hit(self) -> bool:
@@ -291,7 +334,8 @@ class WarmStart:
                 variables[i] = v.type.make_variable(v.name)
             blob = pickle.dumps({"format": _FORMAT,
                                  "graph": (variables, nodes, inputs, outputs, update_mapping),
-                                 "modules": list(keys), "report": report}, protocol=pickle.HIGHEST_PROTOCOL)
+                                 "modules": list(keys), "layout": getattr(runner, "layout", None),
+                                 "report": report}, protocol=pickle.HIGHEST_PROTOCOL)
             get_cache().publish(f"fn-{self.signature}", {_ARTIFACT: blob})
         except Exception:   # an op that does not pickle, a full disk: the next start rewrites again
             return False
@@ -323,8 +367,9 @@ def warm_lookup(fgraph, mode: Any) -> WarmStart:
     if blob is not None:
         graph = _load(blob, fgraph)
         if graph is not None:
-            found.graph, found.report, found.module_keys = graph
+            found.graph, found.report, found.module_keys, layout = graph
             found.graph._warm_module_keys = list(found.module_keys)
+            found.graph._warm_layout = layout   # replayed by the C linker (kiln.linkers.c.layout)
             _COUNTS["warm_starts"] += 1
             cache._record("w")
             return found
@@ -335,7 +380,7 @@ def warm_lookup(fgraph, mode: Any) -> WarmStart:
 
 
 def _load(blob: bytes, user_fgraph) -> tuple | None:
-    """(rewritten graph, report, module keys) from an entry, or None if it does not fit."""
+    """(rewritten graph, report, module keys, C layout) from an entry, or None if it does not fit."""
     from kiln.graph.flat import thaw_graph
 
     try:
@@ -350,6 +395,6 @@ def _load(blob: bytes, user_fgraph) -> tuple | None:
                            for u, v in zip(user_fgraph.outputs, fg.outputs))
                 or dict(fg.update_mapping) != dict(user_fgraph.update_mapping)):
             return None
-        return fg, data.get("report"), list(data["modules"])
+        return fg, data.get("report"), list(data["modules"]), data.get("layout")
     except Exception:
         return None
