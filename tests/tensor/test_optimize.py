@@ -51,9 +51,6 @@ def test_minimize_quadratic_gradient_in_A():
     np.testing.assert_allclose(gA, -0.5 * (np.outer(u, x) + np.outer(x, u)), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.xfail(reason="C linker: Gemm{inplace} gets a transposed (non-C-contiguous) output "
-                          "buffer in this gradient graph (reproducible without minimize; see report)",
-                   strict=False)
 def test_minimize_quadratic_gradient_in_A_default_linker():
     rng = np.random.default_rng(1)
     An, bn, wn = _spd(rng, 3), rng.standard_normal(3), rng.standard_normal(3)

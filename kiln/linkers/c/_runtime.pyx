@@ -216,7 +216,11 @@ cdef int _alloc(Prep pr, list storage, list pools, list spares) except -1:
             obj = storage[src]
             if type(obj) is np.ndarray:
                 a = <cnp.ndarray>obj
-                if (cnp.PyArray_ISWRITEABLE(a) and _same_shape(a, nd, dims)
+                # kernels write C-contiguous outputs (a LAPACK result or a transposed view
+                # destroyed in place would not be): otherwise a fresh buffer, which the
+                # kernel fills from the input first
+                if (cnp.PyArray_ISWRITEABLE(a) and cnp.PyArray_IS_C_CONTIGUOUS(a)
+                        and _same_shape(a, nd, dims)
                         and PyArray_EquivTypenums(cnp.PyArray_TYPE(a), typenum)):
                     storage[<Py_ssize_t>pr.outs[k]] = a
                     continue

@@ -488,8 +488,8 @@ def _run_segment(plan: _SegPlan, storage: list) -> None:
         shape = _alloc_shape(node, [storage[i] for i in ins])
         for s, dt, src, p in zip(outs, *extra):
             a = None if src is None else storage[src]
-            if (a is not None and type(a) is np.ndarray and a.flags.writeable and a.dtype == dt
-                    and a.shape == shape):
+            if (a is not None and type(a) is np.ndarray and a.flags.writeable and a.flags.c_contiguous
+                    and a.dtype == dt and a.shape == shape):   # (kernels write C-contiguous outputs)
                 storage[s] = a   # kernels see the same data pointer in both operands
             elif p is not None:
                 storage[s] = _pool_view(pools, p, shape, dt)
