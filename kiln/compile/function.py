@@ -7,6 +7,7 @@ protects outputs from aliasing, and writes updates back.
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -14,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from kiln.compile.mode import Mode, get_mode
+from kiln.compile.profiling import as_profile
 from kiln.compile.sharedvalue import SharedVariable, copy_value
 from kiln.graph.basic import Constant, Variable
 from kiln.graph.fg import FunctionGraph, MissingInputError  # noqa: F401  (re-exported)
@@ -78,8 +80,10 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
     - no_default_updates: shared variables with a `default_update` (e.g. a RandomStream's
       generators) are updated with it unless given an explicit update; True turns this off,
       a list of shared variables turns it off for those.
-    - accept_inplace, rebuild_strict and profile are accepted for PyTensor compatibility
-      and ignored.
+    - profile: True (or a name, or a ProfileStats to accumulate into) records compile and
+      call times in `f.profile` (kiln/compile/profiling.py; per node with the python linker);
+      `f.profile.summary()` prints them.
+    - accept_inplace and rebuild_strict are accepted for PyTensor compatibility and ignored.
 
     >>> import numpy as np, kiln, kiln.tensor as kt
     >>> x = kt.vector("x")
@@ -87,6 +91,7 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
     >>> f([1.0, 2.0])
     array([2., 4.])
     """
+    t_start = time.perf_counter()
     from kiln.configuration import config
 
     mode = get_mode(mode)
@@ -157,10 +162,18 @@ def function(inputs: Sequence[Any] = (), outputs: Any = None, mode: Any = None, 
         fgraph, report = warm.graph, warm.report
     else:
         report = mode.rewrite(fgraph)
+    stats = as_profile(profile, name)
+    t_link = time.perf_counter()
     f = Function(fgraph, in_specs, out_specs, shared_vars, upd_targets, single, mode, name,
-                 allow_input_downcast, trust_input, report)
+                 allow_input_downcast, trust_input, report, stats)
     f.warm_start = warm.hit
     warm.store(fgraph, f._runner, report)
+    if stats is not None:
+        done = time.perf_counter()
+        stats.compile_time += done - t_start
+        stats.link_time += done - t_link
+        stats.rewrite_time += sum(p.seconds for p in getattr(report, "phases", ()))
+        stats.warm_start = warm.hit
     return f
 
 
@@ -303,8 +316,9 @@ class Function:
     def __init__(self, fgraph: FunctionGraph, in_specs: list[In], out_specs: list[Out],
                  shared_vars: list[SharedVariable], update_targets: list[SharedVariable], single: bool,
                  mode: Mode, name: str | None, allow_input_downcast: bool | None, trust_input: bool,
-                 rewrite_report: Any = None):
+                 rewrite_report: Any = None, profile: Any = None):
         self.fgraph = fgraph
+        self.profile = profile   # a ProfileStats (kiln/compile/profiling.py) or None
         self.maker = self  # PyTensor scripts reach fgraph via f.maker.fgraph
         self.in_specs = in_specs
         self.out_specs = out_specs
@@ -363,12 +377,18 @@ class Function:
         # view an op returned), which the caller could not write to
         self._ro_check_idx = tuple(k for k, c in enumerate(copy_out)
                                    if not c and not (k < n_out and self.out_specs[k].borrow))
-        self._runner = self.mode.make_linker().make_runner(fg)
+        linker = self.mode.make_linker()
+        profile = getattr(self, "profile", None)
+        if profile is not None and hasattr(linker, "profile"):
+            linker.profile = profile   # the python linker times each node
+        self._runner = linker.make_runner(fg)
         self._containers = tuple(s.container for s in self.shared_vars)
         self._update_slots = tuple((k, _index_of(self.shared_vars, t)) for k, t in
                                    zip(range(n_out, len(outs)), self.update_targets))
         self._update_cells = tuple((k, self._containers[j]) for k, j in self._update_slots)
         self._fast_call = _call_path(self)
+        if profile is not None:   # timed calls go the Python way round, through the timed runner
+            self._runner, self._fast_call = profile.timed(self._runner), None
 
     # -- calling --------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -502,6 +522,22 @@ class Function:
 
     def __copy__(self) -> "Function":
         return self.copy()
+
+    def get_shared(self) -> list[SharedVariable]:
+        """The shared variables this function reads (PyTensor's `Function.get_shared`)."""
+        return list(self.shared_vars)
+
+    def dprint(self, **kwargs: Any) -> Any:
+        """kiln.printing.debugprint of the compiled graph (PyTensor's `Function.dprint`)."""
+        from kiln.printing import debugprint
+
+        return debugprint(self, **kwargs)
+
+    def free(self) -> None:
+        """Release the memory the function keeps between calls (its buffer pools and the
+        outputs it would reuse), as PyTensor's `Function.free`; the next call allocates anew."""
+        self._runner = self.mode.make_linker().make_runner(self.fgraph)
+        self._fast_call = _call_path(self)
 
     _DERIVED = ("_runner", "maker", "_names", "_ambiguous", "_defaults", "_has_defaults", "_filters",
                 "_copy_out", "_copy_idx", "_ro_check_idx", "_containers", "_update_slots",

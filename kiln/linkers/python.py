@@ -12,6 +12,7 @@ one runner may be called from several threads at once.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -132,6 +133,7 @@ class PythonLinker:
             check_outputs = config.check_outputs
         self.check_outputs = bool(check_outputs)
         self.hot_calls = hot_calls
+        self.profile = None   # a ProfileStats: the runner times each node (kiln/compile/profiling.py)
 
     def make_runner(self, fgraph: FunctionGraph) -> Callable[[Sequence[Any]], list[Any]]:
         """Schedule fgraph's nodes; return `run(list of input values) -> list of output values`.
@@ -141,6 +143,8 @@ class PythonLinker:
         function (generated on first request).
         """
         sched = schedule(fgraph, self.check_outputs)
+        if self.profile is not None:   # timed per node: the loop, with each perform wrapped
+            return _loop_runner(sched, self.profile)
         if self.hot_calls == 0:
             return _generate(sched)
         loop = _loop_runner(sched)
@@ -169,8 +173,19 @@ class PythonLinker:
         return run
 
 
-def _loop_runner(sched: Schedule) -> Callable[[Sequence[Any]], list[Any]]:
-    """The schedule run by a loop over its steps, values in a list of slots."""
+def _timed(perform: Callable, label: str, profile: Any) -> Callable:
+    def run(node, args, cells):
+        t0 = time.perf_counter()
+        try:
+            perform(node, args, cells)
+        finally:
+            profile.record_node(label, time.perf_counter() - t0)
+    return run
+
+
+def _loop_runner(sched: Schedule, profile: Any = None) -> Callable[[Sequence[Any]], list[Any]]:
+    """The schedule run by a loop over its steps, values in a list of slots (with `profile`,
+    a ProfileStats, each node's time recorded)."""
     init = [None] * sched.n_slots
     for s, value in sched.constants:
         init[s] = value
@@ -179,8 +194,9 @@ def _loop_runner(sched: Schedule) -> Callable[[Sequence[Any]], list[Any]]:
     n_in = len(input_slots)
     # function inputs get the first slots, in order (see schedule), so one slice places them
     assert input_slots == tuple(range(n_in))
-    steps = tuple(zip(sched.nodes, (n.op.perform for n in sched.nodes), sched.ins, sched.outs,
-                      sched.frees, sched.checks))
+    performs = [n.op.perform if profile is None else _timed(n.op.perform, f"{n.op}#{k}", profile)
+                for k, n in enumerate(sched.nodes)]
+    steps = tuple(zip(sched.nodes, performs, sched.ins, sched.outs, sched.frees, sched.checks))
     nodes = sched.nodes
 
     def run(values: Sequence[Any]) -> list[Any]:
