@@ -185,7 +185,8 @@ class AdvancedSubtensor(Op):
                 if m.dtype != "bool" or m.ndim != e[1]:
                     raise IndexError(f"{self}: a {e[1]}-d boolean mask was expected on axis {d}, got {m} "
                                      f"of type {m.type}")
-                for k in range(e[1]):
+                # NumPy takes an empty mask as an empty integer index: it fits any lengths
+                for k in range(e[1] if 0 not in m.type.shape else 0):
                     a, b = m.type.shape[k], x.type.shape[d + k]
                     if a is not None and b is not None and a != b:
                         raise IndexError(

@@ -343,3 +343,14 @@ def test_zero_width_ellipsis_keeps_trailing_slices(shape, idx):
     got = kiln.function([x], x[idx], mode=kiln.Mode(linker="py"))(xv)
     assert got.shape == xv[idx].shape
     np.testing.assert_array_equal(got, xv[idx])
+
+
+def test_empty_boolean_mask_fits_any_length_as_in_numpy():
+    import kiln
+
+    x = kt.dmatrix("x")
+    empty = np.array([], dtype=bool)
+    f = kiln.function([x], x[..., kt.constant(empty)])
+    assert f(np.zeros((2, 1))).shape == np.zeros((2, 1))[..., empty].shape == (2, 0)
+    c = kt.constant(np.zeros((0, 1)))
+    assert c[np.False_, ..., empty].eval().shape == np.zeros((0, 1))[np.False_, ..., empty].shape
