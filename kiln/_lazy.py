@@ -138,7 +138,10 @@ def scipy_linalg_extension(name: str) -> Any:
     full = f"scipy.linalg.{name}"
     mod = sys.modules.get(full)
     if mod is not None:
-        return mod
+        if hasattr(mod, "__pyx_capi__"):
+            return mod
+        # another thread is still initializing it: the import system waits for that thread
+        return importlib.import_module(full)
     try:
         if "scipy" not in sys.modules:
             mod = _load_without_scipy_init(full, name)
