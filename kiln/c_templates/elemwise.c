@@ -1,15 +1,68 @@
-/* ${label} */
-static int ${name}(kiln_buf *B) {
-    enum { NOUT = ${nout}, NOP = ${nop}, ND = ${nd} };
-    kiln_buf *op[NOP] = { ${bufs} };   /* outputs first, then inputs */
+/* Elementwise loops.  Each elementwise kernel of a module is its scalar expression over n
+ * elements of unit-stride operands, a "row function" (elemwise_row.c), plus a call of this
+ * one driver, which owns every loop path: contiguous operands (one call over [lo, hi)), the
+ * streaming blocks of very large loops, and the general strided/broadcast case.  The C
+ * compiler, whose time goes to optimizing and vectorizing loop bodies, thus sees each
+ * expression once (not once per path) and the paths once per module (not once per kernel).
+ * noinline/noclone keep it that way: no copy of the driver specialized for one row function,
+ * no row function inlined into several paths. */
+typedef void (*kiln_row_fn)(int64_t n, char *const *q);
+
+/* Elements [lo, hi) of one row by blocks: operand k starts at p[k] with byte stride ss[k];
+ * direct operands (unit stride) are used in place, the others go through stack buffers:
+ * inputs gathered (or, broadcast along the row, filled once), outputs scattered back (or,
+ * with `stream`, written out with non-temporal stores).  Blocks end on the grid {p0, p0 +
+ * blk, ...}; with `stream` every block is computed at its full length blk, a short one on
+ * inputs padded with its first element (valid for every op), so no element goes through the
+ * row loop's scalar tail. */
+static __attribute__((noinline, noclone)) void kiln_blocks(
+        kiln_row_fn row, int nop, int nout, const int64_t *sz, char *const *p, const int64_t *ss,
+        const int *direct, int64_t lo, int64_t hi, int64_t p0, int64_t blk, int stream) {
+    char *q[nop], g[nop][KILN_GBLOCK * 8] __attribute__((aligned(64)));
+    for (int k = nout; k < nop; k++)   /* an input broadcast along the row: one value, filled once */
+        if (!direct[k] && ss[k] == 0) kiln_fill(g[k], p[k], hi - lo < blk ? hi - lo : blk, sz[k]);
+    for (int64_t b = lo, e; b < hi; b = e) {
+        e = b < p0 ? p0 : p0 + (b - p0) / blk * blk + blk;
+        if (e > hi) e = hi;
+        const int64_t nb = e - b, m = stream ? blk : nb;
+        for (int k = 0; k < nop; k++) {
+            q[k] = direct[k] && nb == m ? p[k] + b * ss[k] : g[k];
+            if (k >= nout && q[k] == g[k] && ss[k] != 0) {
+                kiln_copy_items(g[k], sz[k], p[k] + b * ss[k], ss[k], nb, sz[k]);
+                if (m > nb) kiln_copy_items(g[k] + nb * sz[k], sz[k], g[k], 0, m - nb, sz[k]);   /* the padding */
+            }
+        }
+        row(m, q);
+        for (int k = 0; k < nout; k++) {
+            if (q[k] != g[k]) continue;
+#if KILN_STREAM
+            if (stream) { kiln_stream(p[k] + b * ss[k], g[k], nb * sz[k]); continue; }
+#endif
+            kiln_copy_items(p[k] + b * ss[k], ss[k], g[k], sz[k], nb, sz[k]);
+        }
+    }
+}
+
+static __attribute__((noinline, noclone)) int kiln_elemwise(
+        kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row) {
+    /* op: outputs first, then inputs; sz: their item sizes */
     const int64_t *shape = op[0]->shape;
     int64_t n = 1;
-    for (int d = 0; d < ND; d++) n *= shape[d];
-    for (int k = 1; k < NOP; k++)
-        for (int d = 0; d < ND; d++)
-            if (op[k]->shape[d] != shape[d] && !(k >= NOUT && op[k]->shape[d] == 1)) return KILN_ESHAPE;
+    for (int d = 0; d < nd; d++) n *= shape[d];
+    for (int k = 1; k < nop; k++)
+        for (int d = 0; d < nd; d++)
+            if (op[k]->shape[d] != shape[d] && !(k >= nout && op[k]->shape[d] == 1)) return KILN_ESHAPE;
     if (n == 0) return 0;
-    if (${all_contig}) {
+    int contig = 1, direct[nop];   /* the contiguous path also needs every input to have the full shape */
+    int64_t op_bytes = 0;   /* bytes per element of all operands: the loop streams past the cache */
+    char *p[nop];
+    for (int k = 0; k < nop; k++) {
+        contig &= kiln_is_contig(op[k], nd, sz[k]) && (k < nout || kiln_same_shape(op[k], shape, nd));
+        op_bytes += sz[k];
+        direct[k] = k >= nout;
+        p[k] = op[k]->data;
+    }
+    if (contig) {
 #if KILN_NT > 1
         const int kiln_par = n >= KILN_PAR_MIN;
         const int64_t nchunk = kiln_par ? kiln_nchunk(n, n) : 1;
@@ -21,61 +74,47 @@ static int ${name}(kiln_buf *B) {
 #if KILN_NT > 1
             kiln_chunk(n, (int)c, (int)nchunk, 63, &lo, &hi);
 #endif
-            ${contig_decls}
 #if KILN_STREAM
             /* Operands much larger than the last-level cache (the output is then not in the cache
              * either): compute a block into an L1-resident buffer, then write it out with
              * non-temporal stores, which skip the read-for-ownership of every output line (a
              * third of the memory traffic of a plain store).  Smaller loops store normally: their
-             * output, reused by the allocator call after call, is usually still cached. */
-            if (n * (${op_bytes}) >= KILN_STREAM_MIN) {
-                ${block_decls}
-                /* Blocks lie on one grid over the whole array: [0, p) up to the first 64-byte
-                 * boundary of output 0 (so full blocks stream without unaligned ends), then
-                 * every KILN_BLOCK elements; chunk edges move onto the grid.  A short block
-                 * (the first, the last) is computed on padded copies of its inputs by the
-                 * same vector loop as a full one: no element goes through a scalar tail,
-                 * whose libm results may differ from libmvec's in the last bit, so results
-                 * depend neither on the output's address nor on the thread count. */
-                const int64_t p = kiln_peel(r0, (int64_t)sizeof(*r0));
-                lo = kiln_grid(lo, p, n);
-                hi = kiln_grid(hi, p, n);
-                for (int64_t b = lo, e; b < hi; b = e) {
-                    e = b < p ? p : b + KILN_BLOCK;
-                    if (e > hi) e = hi;
-                    const int full = e - b == KILN_BLOCK;
-                    if (!full)   /* pad with the block's first element: valid for every op */
-                        for (int64_t i = 0; i < KILN_BLOCK; i++) {
-                            ${pad_fill}
-                        }
-                    ${src_decls}
-                    for (int64_t i = 0; i < KILN_BLOCK; i++) {
-                        ${block_loads}
-                        ${body}
-                        ${block_stores}
-                    }
-                    ${block_flush}
-                }
+             * output, reused by the allocator call after call, is usually still cached.
+             * Blocks lie on one grid over the whole array: [0, p0) up to the first 64-byte
+             * boundary of output 0 (so full blocks stream without unaligned ends), then every
+             * KILN_BLOCK elements; chunk edges move onto the grid.  Short blocks (the first,
+             * the last) are computed padded by the same vector loop as full ones: no element
+             * goes through a scalar tail, whose libm results may differ from libmvec's in the
+             * last bit, so results depend neither on the output's address nor on the thread
+             * count. */
+            if (n * op_bytes >= KILN_STREAM_MIN) {
+                const int64_t p0 = kiln_peel(op[0]->data, sz[0]);
+                kiln_blocks(row, nop, nout, sz, p, sz, direct, kiln_grid(lo, p0, n), kiln_grid(hi, p0, n),
+                            p0, KILN_BLOCK, 1);
                 kiln_sfence();
             } else
 #endif
-            for (int64_t i = lo; i < hi; i++) {
-                ${contig_loads}
-                ${body}
-                ${contig_stores}
+            {
+                char *q[nop];
+                for (int k = 0; k < nop; k++) q[k] = p[k] + lo * sz[k];
+                row(hi - lo, q);
             }
         }
         return 0;
     }
     /* general case: byte strides, zero on broadcast axes; an odometer over the outer axes */
-    int64_t st[NOP][KILN_MAXDIM + 1], ss[NOP];
-    for (int k = 0; k < NOP; k++) {
-        for (int d = 0; d < ND; d++) st[k][d] = op[k]->shape[d] == 1 ? 0 : op[k]->strides[d];
-        ss[k] = ND ? st[k][ND > 0 ? ND - 1 : 0] : 0;
+    int64_t st[nop][KILN_MAXDIM + 1], ss[nop];
+    for (int k = 0; k < nop; k++) {
+        for (int d = 0; d < nd; d++) st[k][d] = op[k]->shape[d] == 1 ? 0 : op[k]->strides[d];
+        ss[k] = nd ? st[k][nd - 1] : 0;
     }
-    const int64_t inner = ND ? shape[ND > 0 ? ND - 1 : 0] : 1, outer = n / inner;
-    /* unit inner strides (e.g. a matrix plus a row vector): a vectorizable inner loop */
-    const int unit = ${unit_test};
+    const int64_t inner = nd ? shape[nd - 1] : 1, outer = n / inner;
+    /* Rows whose operands all have unit inner strides go to the row function whole (a row of
+     * one element counts as unit); other rows go by blocks (kiln_blocks), their non-unit
+     * operands gathered into (outputs scattered from) stack buffers, so no strided copy of
+     * the expression is compiled. */
+    int unit = 1;
+    for (int k = 0; k < nop; k++) unit &= direct[k] = ss[k] == sz[k] || inner == 1;
 #if KILN_NT > 1
     const int kiln_par = n >= KILN_PAR_MIN && outer > 1;
     const int64_t nchunk = kiln_par ? kiln_nchunk(n, outer) : 1;
@@ -87,33 +126,23 @@ static int ${name}(kiln_buf *B) {
 #if KILN_NT > 1
         kiln_chunk(outer, (int)c, (int)nchunk, 0, &lo, &hi);
 #endif
-        char *p[NOP];
-        for (int k = 0; k < NOP; k++) p[k] = op[k]->data;
-        int64_t rem = lo;   /* the odometer's position at row lo */
-        for (int d = ND - 2; d >= 0; d--) {
+        char *pr[nop];
+        for (int k = 0; k < nop; k++) pr[k] = p[k];
+#if KILN_NT > 1
+        int64_t rem = lo;   /* the odometer's position at row lo (0 without threads) */
+        for (int d = nd - 2; d >= 0; d--) {
             idx[d] = rem % shape[d];
             rem /= shape[d];
-            for (int k = 0; k < NOP; k++) p[k] += idx[d] * st[k][d];
+            for (int k = 0; k < nop; k++) pr[k] += idx[d] * st[k][d];
         }
+#endif
         for (int64_t it = lo; it < hi; it++) {
-            if (unit) {
-                ${unit_decls}
-                for (int64_t j = 0; j < inner; j++) {
-                    ${unit_loads}
-                    ${body}
-                    ${unit_stores}
-                }
-            } else {
-                for (int64_t j = 0; j < inner; j++) {
-                    ${strided_loads}
-                    ${body}
-                    ${strided_stores}
-                }
-            }
-            for (int d = ND - 2; d >= 0; d--) {
-                for (int k = 0; k < NOP; k++) p[k] += st[k][d];
+            if (unit) row(inner, pr);
+            else kiln_blocks(row, nop, nout, sz, pr, ss, direct, 0, inner, 0, KILN_GBLOCK, 0);
+            for (int d = nd - 2; d >= 0; d--) {
+                for (int k = 0; k < nop; k++) pr[k] += st[k][d];
                 if (++idx[d] < shape[d]) break;
-                for (int k = 0; k < NOP; k++) p[k] -= st[k][d] * shape[d];
+                for (int k = 0; k < nop; k++) pr[k] -= st[k][d] * shape[d];
                 idx[d] = 0;
             }
         }

@@ -1,9 +1,8 @@
-/* ${label} */
-static int ${name}(kiln_buf *B) {
-    enum { ND = ${nd}, OND = ${ond} };
-    static const int reduced[KILN_MAXDIM + 1] = { ${reduced} };   /* 1 for reduced input axes */
-    const kiln_buf *in = &B[${ibuf}];
-    kiln_buf *out = &B[${obuf}];
+/* Reduction of ${kind} over ${itype} into ${otype}: one body per module for every reduction
+ * of this kind and these dtypes (the axes are data: nd input axes, ond output axes,
+ * reduced[d] = 1 for reduced input axes); each kernel calls it with its own axes. */
+static __attribute__((noinline)) int ${fn}(const kiln_buf *in, kiln_buf *out, const int ND, const int OND,
+                                           const int *reduced) {
     int64_t n = 1, nout = 1, ost[KILN_MAXDIM + 1] = {0}, ist[KILN_MAXDIM + 1] = {0};
     for (int d = 0, k = 0; d < ND; d++) {
         n *= in->shape[d];
@@ -30,7 +29,9 @@ static int ${name}(kiln_buf *B) {
 #if KILN_NT > 1
     int kiln_par = n >= KILN_PAR_MIN && outer > 1;
     if (kiln_par) nchunk = kiln_nchunk(n, outer);
-    if (kiln_par && ${outer_reduced}) {
+    int outer_reduced = 0;   /* a reduced axis is an outer one */
+    for (int d = 0; d < ND - 1; d++) outer_reduced |= reduced[d];
+    if (kiln_par && outer_reduced) {
         if (nout * (nchunk - 1) > n / 4) nchunk = KILN_NT < outer ? KILN_NT : outer;
         if (nout * (nchunk - 1) > n / 4) kiln_par = 0;
         else if ((priv = (char *)malloc((size_t)(nout * (nchunk - 1)) * sizeof(${otype}))) == NULL) kiln_par = 0;

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from string import Template
 from typing import Callable
@@ -31,56 +32,22 @@ def _comment(text: str) -> str:
 
 
 def _render_loop(k: LoopKernel, name: str) -> str:
+    """An elementwise kernel: its scalar expression once, in a row function over unit-stride
+    operands (elemwise_row.c), handed to the module's one loop driver (elemwise.c)."""
     outs, ins = k.outputs, k.inputs
     ops = list(outs) + list(ins)
     nout = len(outs)
-    bufs = ", ".join(f"&B[{o.buf}]" for o in ops)
-    contig = " && ".join(f"kiln_is_contig(op[{j}], ND, sizeof({CTYPE[o.dtype]}))" for j, o in enumerate(ops))
-    # the contiguous fast path also needs every input to have the full shape (no broadcasting)
-    same_shape = " && ".join(f"kiln_same_shape(op[{nout + j}], shape, ND)" for j in range(len(ins)))
-    all_contig = contig + (f" && {same_shape}" if same_shape else "")
-    decls = [f"{CTYPE[o.dtype]} *restrict r{j} = ({CTYPE[o.dtype]} *)op[{j}]->data;" for j, o in enumerate(outs)]
-    decls += [f"const {CTYPE[o.dtype]} *restrict a{j} = (const {CTYPE[o.dtype]} *)op[{nout + j}]->data;"
+    decls = [f"{CTYPE[o.dtype]} *restrict r{j} = ({CTYPE[o.dtype]} *)q[{j}];" for j, o in enumerate(outs)]
+    decls += [f"const {CTYPE[o.dtype]} *restrict a{j} = (const {CTYPE[o.dtype]} *)q[{nout + j}];"
               for j, o in enumerate(ins)]
-    cload = [f"const {CTYPE[o.dtype]} x{j} = a{j}[i];" for j, o in enumerate(ins)]
-    cstore = [f"r{j}[i] = y{j};" for j in range(nout)]
-    sload = [f"const {CTYPE[o.dtype]} x{j} = *(const {CTYPE[o.dtype]} *)(p[{nout + j}] + j * ss[{nout + j}]);"
-             for j, o in enumerate(ins)]
-    sstore = [f"*({CTYPE[o.dtype]} *)(p[{j}] + j * ss[{j}]) = y{j};" for j, o in enumerate(outs)]
-    # inputs broadcast along the inner axis (static length 1) are loaded once per row
-    hoisted = [bool(k.inner_bcast and k.inner_bcast[j]) for j in range(len(ins))]
-    unit_test = " && ".join([f"ss[{j}] == (int64_t)sizeof({CTYPE[o.dtype]})" for j, o in enumerate(outs)]
-                            + [f"ss[{nout + j}] == (int64_t)sizeof({CTYPE[o.dtype]})"
-                               for j, o in enumerate(ins) if not hoisted[j]])
-    udecls = [f"{CTYPE[o.dtype]} *restrict r{j} = ({CTYPE[o.dtype]} *)p[{j}];" for j, o in enumerate(outs)]
-    udecls += [f"const {CTYPE[o.dtype]} x{j} = *(const {CTYPE[o.dtype]} *)p[{nout + j}];" if hoisted[j] else
-               f"const {CTYPE[o.dtype]} *restrict a{j} = (const {CTYPE[o.dtype]} *)p[{nout + j}];"
-               for j, o in enumerate(ins)]
-    uload = [f"const {CTYPE[o.dtype]} x{j} = a{j}[j];" for j, o in enumerate(ins) if not hoisted[j]]
-    ustore = [f"r{j}[j] = y{j};" for j in range(nout)]
-    sep = "\n            "
-    usep = "\n                "
-    # streaming path: a block of each output computed into a stack buffer, then streamed out
-    # (bytes per element of every operand: the loop streams when all it touches exceeds the cache)
-    op_bytes = " + ".join(f"(int64_t)sizeof({CTYPE[o.dtype]})" for o in ops)
-    bdecls = [f"{CTYPE[o.dtype]} blk{j}[KILN_BLOCK] __attribute__((aligned(64)));" for j, o in enumerate(outs)]
-    bdecls += [f"{CTYPE[o.dtype]} pad{j}[KILN_BLOCK] __attribute__((aligned(64)));" for j, o in enumerate(ins)]
-    pfill = [f"pad{j}[i] = a{j}[i < e - b ? b + i : b];" for j in range(len(ins))]
-    srcs = [f"const {CTYPE[o.dtype]} *restrict s{j} = full ? a{j} + b : pad{j};" for j, o in enumerate(ins)]
-    bload = [f"const {CTYPE[o.dtype]} x{j} = s{j}[i];" for j, o in enumerate(ins)]
-    bstore = [f"blk{j}[i] = y{j};" for j in range(nout)]
-    bflush = [f"kiln_stream((char *)(r{j} + b), (const char *)blk{j}, (e - b) * (int64_t)sizeof({CTYPE[o.dtype]}));"
-              for j, o in enumerate(outs)]
-    return template("elemwise.c").substitute(
-        op_bytes=op_bytes, block_decls=usep.join(bdecls), block_stores=sep.join(bstore),
-        pad_fill=usep.join(pfill), src_decls=usep.join(srcs), block_loads=sep.join(bload),
-        block_flush=sep.join(bflush), unit_test=unit_test, unit_decls="\n            ".join(udecls),
-        unit_loads=usep.join(uload),
-        unit_stores=usep.join(ustore), label=_comment(k.label), name=name, nout=nout, nop=len(ops),
-        nd=k.ndim, bufs=bufs, all_contig=all_contig, contig_decls="\n        ".join(decls),
-        contig_loads=sep.join(cload),
-        body=sep.join(k.body), contig_stores=sep.join(cstore), strided_loads=sep.join(sload),
-        strided_stores=sep.join(sstore))
+    sep = "\n        "
+    return template("elemwise_row.c").substitute(
+        label=_comment(k.label), name=name, nout=nout, nop=len(ops), nd=k.ndim,
+        bufs=", ".join(f"&B[{o.buf}]" for o in ops),
+        sizes=", ".join(f"(int64_t)sizeof({CTYPE[o.dtype]})" for o in ops),
+        row_decls="\n    ".join(decls),
+        row_loads=sep.join(f"const {CTYPE[o.dtype]} x{j} = a{j}[i];" for j, o in enumerate(ins)),
+        body=sep.join(k.body), row_stores=sep.join(f"r{j}[i] = y{j};" for j in range(nout)))
 
 
 _LIMITS = {"int8": ("INT8_MIN", "INT8_MAX"), "int16": ("INT16_MIN", "INT16_MAX"),
@@ -118,19 +85,24 @@ _ROWS = 4
 
 
 def _render_reduce(k: ReduceKernel, name: str) -> str:
+    """A reduction kernel: a call of the module's one body for its kind and dtypes (shared,
+    see `SHARED`), with its axes as data."""
     init, combine = _reduce_parts(k.kind, k.output.dtype)
-    reduced = ", ".join("1" if d in k.axes else "0" for d in range(k.ndim)) or "0"
     it = CTYPE[k.input.dtype]
+    fn = f"kiln_reduce_{k.kind}_{k.input.dtype}_{k.output.dtype}"
     rows_decls = "\n                ".join(
         f"const {it} *restrict px{r} = (const {it} *)(pi + {r} * rs);" for r in range(1, _ROWS))
     rows_body = "\n                    ".join(
         f"{{ const {it} x = {'px' if r == 0 else f'px{r}'}[j]; {combine} }}" for r in range(_ROWS))
-    return template("reduce.c").substitute(
-        rows=_ROWS, rows_decls=rows_decls, rows_body=rows_body, label=_comment(k.label), name=name,
-        nd=k.ndim, ond=k.ndim - len(k.axes), reduced=reduced,
-        ibuf=k.input.buf, obuf=k.output.buf, otype=CTYPE[k.output.dtype], itype=CTYPE[k.input.dtype],
-        init=init, combine=combine, lane_iters=_LANE_ITERS.get(k.kind, "KILN_LANE_ITERS"),
-        outer_reduced="1" if any(d < k.ndim - 1 for d in k.axes) else "0")
+    body = template("reduce.c").substitute(
+        rows=_ROWS, rows_decls=rows_decls, rows_body=rows_body, fn=fn, kind=k.kind,
+        otype=CTYPE[k.output.dtype], itype=it, init=init, combine=combine,
+        lane_iters=_LANE_ITERS.get(k.kind, "KILN_LANE_ITERS"))
+    reduced = ", ".join("1" if d in k.axes else "0" for d in range(k.ndim)) or "0"
+    return (f"{SHARED}{body}{SHARED_END}/* {_comment(k.label)} */\n"
+            f"static int {name}(kiln_buf *B) {{\n"
+            f"    static const int reduced[KILN_MAXDIM + 1] = {{ {reduced} }};   /* 1 for reduced input axes */\n"
+            f"    return {fn}(&B[{k.input.buf}], &B[{k.output.buf}], {k.ndim}, {k.ndim - len(k.axes)}, reduced);\n}}\n")
 
 
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
@@ -142,22 +114,89 @@ from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports hel
 
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
-SUPPORT: dict[type, str] = {MatMulKernel: "blas.c"}
+SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise.c"}
+
+
+#: A kernel's text may start with definitions shared by kernels of the same kind (a reduction
+#: body per kind and dtypes), each between these two lines: a module holds one copy of each
+#: (by exact text), before the kernels that use it.
+SHARED = "/* kiln: shared definition */\n"
+SHARED_END = "/* kiln: end of shared definition */\n"
+
+
+def _split_shared(text: str) -> tuple[list[str], str]:
+    """(the shared definitions at the start of a kernel's text, the kernel itself)."""
+    shared = []
+    while text.startswith(SHARED):
+        head, _, text = text[len(SHARED):].partition(SHARED_END)
+        shared.append(head)
+    return shared, text
+
+
+#: a buffer of the segment named by its index inside a kernel's C text
+_BUF_REF = re.compile(r"(?<![\w\]])B\[(\d+)\]")
+_LINE_COMMENT = re.compile(r"/\*[^\n]*?\*/\n")
+
+
+def _abstract(text: str, name: str) -> tuple[str, tuple[int, ...]] | None:
+    """A kernel's C text with its buffer indices made data: `B[7]` -> `B[kiln_ix[0]]` (indices
+    numbered in order of first appearance) and `name(kiln_buf *B)` -> `name(kiln_buf *B,
+    const int *kiln_ix)`; returns (text, the index table), or None for a kernel text without
+    that one signature (it is then called as `name(B)`)."""
+    sig = f"{name}(kiln_buf *B)"
+    if text.count(sig) != 1:
+        return None
+    table: list[int] = []
+
+    def sub(m: re.Match) -> str:
+        b = int(m.group(1))
+        if b not in table:
+            table.append(b)
+        return f"B[kiln_ix[{table.index(b)}]]"
+
+    text = _BUF_REF.sub(sub, text).replace(sig, f"{name}(kiln_buf *B, const int *kiln_ix)")
+    return text, tuple(table)
 
 
 def render_segment(seg: Segment) -> str:
     """The complete C source of one module.
 
+    Kernels whose C text differs only in the buffers they use (two layers of an MLP, the
+    Dots of a backward pass) are compiled once: a kernel takes its buffer indices as data
+    (`kernel_K(B, kiln_ix)`) and the entry point calls one body with several index tables, so
+    the C compiler, whose time goes to optimizing kernel bodies, sees each body once.
+
     >>> from kiln.linkers.c.ir import Operand
     >>> k = LoopKernel("neg", (Operand(0, "float64"),), (Operand(1, "float64"),), 1, ("const double y0 = -x0;",))
-    >>> src = render_segment(Segment("demo", ((1, "float64"), (1, "float64")), (k,)))
-    >>> "int kiln_entry(" in src and "const double y0 = -x0;" in src
-    True
+    >>> k2 = LoopKernel("neg", (Operand(2, "float64"),), (Operand(0, "float64"),), 1, ("const double y0 = -x0;",))
+    >>> src = render_segment(Segment("demo", ((1, "float64"),) * 3, (k, k2)))
+    >>> "int kiln_entry(" in src and src.count("const double y0 = -x0;"), "kernel_1" in src
+    (1, False)
     """
-    kernels, calls = [], []
+    kernels, calls, bodies, seen_shared = [], [], {}, set()
     for i, k in enumerate(seg.kernels):
-        kernels.append(RENDERERS[type(k)](k, f"kernel_{i}"))
-        calls.append(f"    if ((rc = kernel_{i}(B)) != 0) {{ *failed = {i}; return rc; }}")
+        name = f"kernel_{i}"
+        shared, text = _split_shared(RENDERERS[type(k)](k, name))
+        for block in shared:
+            if block not in seen_shared:
+                seen_shared.add(block)
+                kernels.append(block)
+        abstract = _abstract(text, name)
+        label = _comment(getattr(k, "label", type(k).__name__))
+        if abstract is None:
+            kernels.append(text)
+            calls.append(f"    if ((rc = {name}(B)) != 0) {{ *failed = {i}; return rc; }}   /* {label} */")
+            continue
+        body, table = abstract
+        # the dedup key: the text without its label comment, under a neutral name
+        key = re.sub(rf"\b{name}(?!\d)", "kernel_", _LINE_COMMENT.sub("", body, count=1)
+                     if body.startswith("/*") else body)
+        if key not in bodies:
+            bodies[key] = name
+            kernels.append(body)
+        ix = "{ " + ", ".join(map(str, table)) + " }" if table else "{ 0 }"
+        calls.append(f"    {{ static const int ix[] = {ix};   /* {label} */\n"
+                     f"      if ((rc = {bodies[key]}(B, ix)) != 0) {{ *failed = {i}; return rc; }} }}")
     support = sorted({SUPPORT[type(k)] for k in seg.kernels if type(k) in SUPPORT})
     kernels = [(TEMPLATE_DIR / s).read_text(encoding="utf-8") for s in support] + kernels
     return template("module.c").substitute(
