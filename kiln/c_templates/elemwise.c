@@ -1,12 +1,14 @@
-/* Elementwise loops.  Each elementwise kernel of a module is its scalar expression over n
- * elements of unit-stride operands, a "row function" (elemwise_row.c), plus a call of this
- * one driver, which owns every loop path: contiguous operands (one call over [lo, hi)), the
- * streaming blocks of very large loops, and the general strided/broadcast case.  The C
- * compiler, whose time goes to optimizing and vectorizing loop bodies, thus sees each
- * expression once (not once per path) and the paths once per module (not once per kernel).
- * noinline/noclone keep it that way: no copy of the driver specialized for one row function,
- * no row function inlined into several paths. */
-typedef void (*kiln_row_fn)(int64_t n, char *const *q);
+/* Elementwise loops: the driver.  Each elementwise kernel of a module is its scalar expression
+ * over n elements of unit-stride operands, a "row function" (elemwise_row.c), plus a call of
+ * this one driver, which owns every loop path: contiguous operands (one call over [lo, hi)),
+ * the streaming blocks of very large loops, and the general strided/broadcast case.  The
+ * driver does no arithmetic of its own (it moves bytes and calls the row function), so it is
+ * compiled once, when kiln is installed (driver_lib.c, built by setup.py; or once per module
+ * cache where that build is missing), and handed to every module as a pointer when the module
+ * is loaded (elemwise_decl.c): a module's C compiler sees each expression once and no loop
+ * paths at all.  The thread count, the threading threshold and the streaming size are
+ * arguments, from the calling module's compile-time settings (KILN_NT, KILN_PAR_MIN,
+ * KILN_STREAM_MIN). */
 
 /* Elements [lo, hi) of one row by blocks: operand k starts at p[k] with byte stride ss[k];
  * direct operands (unit stride) are used in place, the others go through stack buffers:
@@ -43,8 +45,9 @@ static __attribute__((noinline, noclone)) void kiln_blocks(
     }
 }
 
-static __attribute__((noinline, noclone)) int kiln_elemwise(
-        kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row) {
+__attribute__((visibility("default"))) int kiln_elemwise(
+        kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row,
+        int nt, int64_t par_min, int64_t stream_min) {
     /* op: outputs first, then inputs; sz: their item sizes */
     const int64_t *shape = op[0]->shape;
     int64_t n = 1;
@@ -63,17 +66,13 @@ static __attribute__((noinline, noclone)) int kiln_elemwise(
         p[k] = op[k]->data;
     }
     if (contig) {
-#if KILN_NT > 1
-        const int kiln_par = n >= KILN_PAR_MIN;
-        const int64_t nchunk = kiln_par ? kiln_nchunk(n, n) : 1;
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(KILN_NT) if(kiln_par)
+        const int kiln_par = nt > 1 && n >= par_min;
+        const int64_t nchunk = kiln_par ? kiln_nchunk_of(n, n, nt, par_min) : 1;
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if(kiln_par)
         for (int64_t c = 0; c < nchunk; c++)
-#endif
         {
             int64_t lo = 0, hi = n;
-#if KILN_NT > 1
-            kiln_chunk(n, (int)c, (int)nchunk, 63, &lo, &hi);
-#endif
+            if (kiln_par) kiln_chunk(n, (int)c, (int)nchunk, 63, &lo, &hi);
 #if KILN_STREAM
             /* Operands much larger than the last-level cache (the output is then not in the cache
              * either): compute a block into an L1-resident buffer, then write it out with
@@ -87,7 +86,7 @@ static __attribute__((noinline, noclone)) int kiln_elemwise(
              * goes through a scalar tail, whose libm results may differ from libmvec's in the
              * last bit, so results depend neither on the output's address nor on the thread
              * count. */
-            if (n * op_bytes >= KILN_STREAM_MIN) {
+            if (n * op_bytes >= stream_min) {
                 const int64_t p0 = kiln_peel(op[0]->data, sz[0]);
                 kiln_blocks(row, nop, nout, sz, p, sz, direct, kiln_grid(lo, p0, n), kiln_grid(hi, p0, n),
                             p0, KILN_BLOCK, 1);
@@ -115,27 +114,21 @@ static __attribute__((noinline, noclone)) int kiln_elemwise(
      * the expression is compiled. */
     int unit = 1;
     for (int k = 0; k < nop; k++) unit &= direct[k] = ss[k] == sz[k] || inner == 1;
-#if KILN_NT > 1
-    const int kiln_par = n >= KILN_PAR_MIN && outer > 1;
-    const int64_t nchunk = kiln_par ? kiln_nchunk(n, outer) : 1;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(KILN_NT) if(kiln_par)
+    const int kiln_par = nt > 1 && n >= par_min && outer > 1;
+    const int64_t nchunk = kiln_par ? kiln_nchunk_of(n, outer, nt, par_min) : 1;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if(kiln_par)
     for (int64_t c = 0; c < nchunk; c++)
-#endif
     {
         int64_t lo = 0, hi = outer, idx[KILN_MAXDIM + 1] = {0};
-#if KILN_NT > 1
-        kiln_chunk(outer, (int)c, (int)nchunk, 0, &lo, &hi);
-#endif
+        if (kiln_par) kiln_chunk(outer, (int)c, (int)nchunk, 0, &lo, &hi);
         char *pr[nop];
         for (int k = 0; k < nop; k++) pr[k] = p[k];
-#if KILN_NT > 1
-        int64_t rem = lo;   /* the odometer's position at row lo (0 without threads) */
-        for (int d = nd - 2; d >= 0; d--) {
+        int64_t rem = lo;   /* the odometer's position at row lo */
+        for (int d = nd - 2; d >= 0 && rem; d--) {
             idx[d] = rem % shape[d];
             rem /= shape[d];
             for (int k = 0; k < nop; k++) pr[k] += idx[d] * st[k][d];
         }
-#endif
         for (int64_t it = lo; it < hi; it++) {
             if (unit) row(inner, pr);
             else kiln_blocks(row, nop, nout, sz, pr, ss, direct, 0, inner, 0, KILN_GBLOCK, 0);

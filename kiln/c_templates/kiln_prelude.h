@@ -42,12 +42,17 @@ KILN_VEC1(atanh) KILN_VEC1(erf) KILN_VEC1(erfc) KILN_VEC2(atan2) KILN_VEC2(pow)
  * work its thread's share goes to the others instead of everyone waiting for it; enough
  * chunks for that, few enough to stay long (at least KILN_PAR_MIN / 2 elements).  Chunks
  * depend only on the sizes and KILN_NT, never on which thread runs them. */
-static inline int64_t kiln_nchunk(int64_t n, int64_t rows) {
-    int64_t c = n / ((KILN_PAR_MIN + 1) / 2);
-    if (c > 8 * KILN_NT) c = 8 * KILN_NT;
-    if (c < KILN_NT) c = KILN_NT;
+static inline int64_t kiln_nchunk_of(int64_t n, int64_t rows, int nt, int64_t par_min) {
+    int64_t c = n / ((par_min + 1) / 2);
+    if (c > 8 * nt) c = 8 * nt;
+    if (c < nt) c = nt;
     return c < rows ? c : rows;
 }
+#define kiln_nchunk(n, rows) kiln_nchunk_of((n), (rows), KILN_NT, KILN_PAR_MIN)
+
+/* An elementwise kernel's scalar expression over n elements of unit-stride operands
+ * (elemwise_row.c), called by the elementwise driver (elemwise.c) */
+typedef void (*kiln_row_fn)(int64_t n, char *const *q);
 
 /* [lo, hi) of part t of nt over n items; inner boundaries rounded down to a multiple of
  * (mask + 1) items so each chunk starts on a vector boundary */

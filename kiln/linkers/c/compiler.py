@@ -143,8 +143,15 @@ def _excerpt(source: str, message: str, context: int = 3) -> str:
     return "\n...\n".join(parts)
 
 
-def compile_source(source: str, cache: ModuleCache | None = None) -> tuple[str, Path]:
-    """Compile `source` (or find it in the cache); returns (key, path of the .so).
+def openmp_flags() -> tuple[str, ...]:
+    """("-fopenmp",) when the C compiler has OpenMP, else () (the elementwise driver's flags)."""
+    return ("-fopenmp",) if _openmp(compiler()) else ()
+
+
+def compile_source(source: str, cache: ModuleCache | None = None,
+                   extra_flags: tuple[str, ...] = ()) -> tuple[str, Path]:
+    """Compile `source` (or find it in the cache) with the module flags plus `extra_flags`;
+    returns (key, path of the .so).
 
     >>> import tempfile
     >>> key, so = compile_source("int kiln_one(void) { return 1; }", ModuleCache(tempfile.mkdtemp()))
@@ -154,6 +161,7 @@ def compile_source(source: str, cache: ModuleCache | None = None) -> tuple[str, 
     cache = cache or get_cache()
     cc = compiler()
     flags, libs = build_flags(cc)
+    flags = flags + tuple(f for f in extra_flags if f not in flags)
     key = module_key(source, cc, flags + libs)
 
     def build(tmp: Path) -> list[str]:

@@ -114,7 +114,7 @@ from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports hel
 
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
-SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise.c"}
+SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c"}
 
 
 #: A kernel's text may start with definitions shared by kernels of the same kind (a reduction

@@ -117,6 +117,15 @@ class CModule:
         else:
             set_blas.argtypes, set_blas.restype = [ctypes.c_void_p], None
             set_blas(ctypes.cast(blas_table(), ctypes.c_void_p))
+        try:
+            set_driver = self.lib.kiln_set_driver   # modules with elementwise kernels export it
+        except AttributeError:
+            pass
+        else:
+            from kiln.linkers.c.driver import driver_address
+
+            set_driver.argtypes, set_driver.restype = [ctypes.c_void_p], None
+            set_driver(driver_address())
         self.entry = self.lib.kiln_entry
         self.entry.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
         self.entry.restype = ctypes.c_int
