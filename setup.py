@@ -54,6 +54,8 @@ def _driver_ext():
     omp = ["-fopenmp"] if _openmp_works(cc) else []
     return [Extension("kiln.linkers.c._driver", ["kiln/c_templates/driver_lib.c"],
                       include_dirs=["kiln/c_templates"],
+                      # the included files: an edit of either rebuilds the library
+                      depends=["kiln/c_templates/elemwise.c", "kiln/c_templates/kiln_prelude.h"],
                       extra_compile_args=["-O2", "-std=gnu11", "-fwrapv", "-fno-math-errno", *omp,
                                           *_native_flags()],
                       extra_link_args=omp, optional=True)]

@@ -45,6 +45,91 @@ static __attribute__((noinline, noclone)) void kiln_blocks(
     }
 }
 
+/* One elementwise loop, digested by kiln_elemwise for the parts that run it (one per chunk) */
+typedef struct {
+    kiln_buf *const *op;
+    int nop, nout, nd, unit;
+    const int64_t *sz, *shape, *ss;
+    kiln_row_fn row;
+    char *const *p;
+    const int *direct;
+    int64_t n, op_bytes, stream_min, inner, outer;
+    const int64_t (*st)[KILN_MAXDIM + 1];
+} kiln_ew;
+
+/* Chunk c of nchunk of a loop over contiguous operands */
+static void kiln_ew_contig(const kiln_ew *e, int64_t c, int64_t nchunk) {
+    int64_t lo = 0, hi = e->n;
+    if (nchunk > 1) kiln_chunk(e->n, (int)c, (int)nchunk, 63, &lo, &hi);
+#if KILN_STREAM
+    /* Operands much larger than the last-level cache (the output is then not in the cache
+     * either): compute a block into an L1-resident buffer, then write it out with
+     * non-temporal stores, which skip the read-for-ownership of every output line (a
+     * third of the memory traffic of a plain store).  Smaller loops store normally: their
+     * output, reused by the allocator call after call, is usually still cached.
+     * Blocks lie on one grid over the whole array: [0, p0) up to the first 64-byte
+     * boundary of output 0 (so full blocks stream without unaligned ends), then every
+     * KILN_BLOCK elements; chunk edges move onto the grid.  Short blocks (the first,
+     * the last) are computed padded by the same vector loop as full ones: no element
+     * goes through a scalar tail, whose libm results may differ from libmvec's in the
+     * last bit, so results depend neither on the output's address nor on the thread
+     * count. */
+    if (e->n * e->op_bytes >= e->stream_min) {
+        const int64_t p0 = kiln_peel(e->op[0]->data, e->sz[0]);
+        kiln_blocks(e->row, e->nop, e->nout, e->sz, e->p, e->sz, e->direct, kiln_grid(lo, p0, e->n),
+                    kiln_grid(hi, p0, e->n), p0, KILN_BLOCK, 1);
+        kiln_sfence();
+        return;
+    }
+#endif
+    char *q[e->nop];
+    for (int k = 0; k < e->nop; k++) q[k] = e->p[k] + lo * e->sz[k];
+    e->row(hi - lo, q);
+}
+
+/* Chunk c of nchunk of the outer rows of a strided/broadcast loop: an odometer over the
+ * outer axes.  Rows whose operands all have unit inner strides go to the row function whole
+ * (a row of one element counts as unit); other rows go by blocks (kiln_blocks), their non-unit
+ * operands gathered into (outputs scattered from) stack buffers, so no strided copy of the
+ * expression is compiled. */
+static void kiln_ew_general(const kiln_ew *e, int64_t c, int64_t nchunk) {
+    const int nop = e->nop, nd = e->nd;
+    const int64_t *shape = e->shape;
+    int64_t lo = 0, hi = e->outer, idx[KILN_MAXDIM + 1] = {0};
+    if (nchunk > 1) kiln_chunk(e->outer, (int)c, (int)nchunk, 0, &lo, &hi);
+    char *pr[nop];
+    for (int k = 0; k < nop; k++) pr[k] = e->p[k];
+    int64_t rem = lo;   /* the odometer's position at row lo */
+    for (int d = nd - 2; d >= 0 && rem; d--) {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+        for (int k = 0; k < nop; k++) pr[k] += idx[d] * e->st[k][d];
+    }
+    for (int64_t it = lo; it < hi; it++) {
+        if (e->unit) e->row(e->inner, pr);
+        else kiln_blocks(e->row, nop, e->nout, e->sz, pr, e->ss, e->direct, 0, e->inner, 0, KILN_GBLOCK, 0);
+        for (int d = nd - 2; d >= 0; d--) {
+            for (int k = 0; k < nop; k++) pr[k] += e->st[k][d];
+            if (++idx[d] < shape[d]) break;
+            for (int k = 0; k < nop; k++) pr[k] -= e->st[k][d] * shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/* Every chunk of a loop: on nt threads when there are several chunks, else called directly
+ * (an OpenMP region, even one its `if` keeps on one thread, costs ~0.7 us: twice the whole
+ * call of a one-element `x + 1`). */
+static void kiln_ew_run(void (*part)(const kiln_ew *, int64_t, int64_t), const kiln_ew *e, int64_t nchunk,
+                        int nt) {
+    if (nchunk > 1) {
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int64_t c = 0; c < nchunk; c++) part(e, c, nchunk);
+    } else {
+        part(e, 0, 1);
+    }
+}
+
 __attribute__((visibility("default"))) int kiln_elemwise(
         kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row,
         int nt, int64_t par_min, int64_t stream_min) {
@@ -65,80 +150,26 @@ __attribute__((visibility("default"))) int kiln_elemwise(
         direct[k] = k >= nout;
         p[k] = op[k]->data;
     }
+    kiln_ew e = {.op = op, .nop = nop, .nout = nout, .nd = nd, .sz = sz, .shape = shape, .row = row, .p = p,
+                 .direct = direct, .n = n, .op_bytes = op_bytes, .stream_min = stream_min};
     if (contig) {
-        const int kiln_par = nt > 1 && n >= par_min;
-        const int64_t nchunk = kiln_par ? kiln_nchunk_of(n, n, nt, par_min) : 1;
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if(kiln_par)
-        for (int64_t c = 0; c < nchunk; c++)
-        {
-            int64_t lo = 0, hi = n;
-            if (kiln_par) kiln_chunk(n, (int)c, (int)nchunk, 63, &lo, &hi);
-#if KILN_STREAM
-            /* Operands much larger than the last-level cache (the output is then not in the cache
-             * either): compute a block into an L1-resident buffer, then write it out with
-             * non-temporal stores, which skip the read-for-ownership of every output line (a
-             * third of the memory traffic of a plain store).  Smaller loops store normally: their
-             * output, reused by the allocator call after call, is usually still cached.
-             * Blocks lie on one grid over the whole array: [0, p0) up to the first 64-byte
-             * boundary of output 0 (so full blocks stream without unaligned ends), then every
-             * KILN_BLOCK elements; chunk edges move onto the grid.  Short blocks (the first,
-             * the last) are computed padded by the same vector loop as full ones: no element
-             * goes through a scalar tail, whose libm results may differ from libmvec's in the
-             * last bit, so results depend neither on the output's address nor on the thread
-             * count. */
-            if (n * op_bytes >= stream_min) {
-                const int64_t p0 = kiln_peel(op[0]->data, sz[0]);
-                kiln_blocks(row, nop, nout, sz, p, sz, direct, kiln_grid(lo, p0, n), kiln_grid(hi, p0, n),
-                            p0, KILN_BLOCK, 1);
-                kiln_sfence();
-            } else
-#endif
-            {
-                char *q[nop];
-                for (int k = 0; k < nop; k++) q[k] = p[k] + lo * sz[k];
-                row(hi - lo, q);
-            }
-        }
+        const int par = nt > 1 && n >= par_min;
+        kiln_ew_run(kiln_ew_contig, &e, par ? kiln_nchunk_of(n, n, nt, par_min) : 1, nt);
         return 0;
     }
-    /* general case: byte strides, zero on broadcast axes; an odometer over the outer axes */
+    /* general case: byte strides, zero on broadcast axes */
     int64_t st[nop][KILN_MAXDIM + 1], ss[nop];
     for (int k = 0; k < nop; k++) {
         for (int d = 0; d < nd; d++) st[k][d] = op[k]->shape[d] == 1 ? 0 : op[k]->strides[d];
         ss[k] = nd ? st[k][nd - 1] : 0;
     }
-    const int64_t inner = nd ? shape[nd - 1] : 1, outer = n / inner;
-    /* Rows whose operands all have unit inner strides go to the row function whole (a row of
-     * one element counts as unit); other rows go by blocks (kiln_blocks), their non-unit
-     * operands gathered into (outputs scattered from) stack buffers, so no strided copy of
-     * the expression is compiled. */
-    int unit = 1;
-    for (int k = 0; k < nop; k++) unit &= direct[k] = ss[k] == sz[k] || inner == 1;
-    const int kiln_par = nt > 1 && n >= par_min && outer > 1;
-    const int64_t nchunk = kiln_par ? kiln_nchunk_of(n, outer, nt, par_min) : 1;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if(kiln_par)
-    for (int64_t c = 0; c < nchunk; c++)
-    {
-        int64_t lo = 0, hi = outer, idx[KILN_MAXDIM + 1] = {0};
-        if (kiln_par) kiln_chunk(outer, (int)c, (int)nchunk, 0, &lo, &hi);
-        char *pr[nop];
-        for (int k = 0; k < nop; k++) pr[k] = p[k];
-        int64_t rem = lo;   /* the odometer's position at row lo */
-        for (int d = nd - 2; d >= 0 && rem; d--) {
-            idx[d] = rem % shape[d];
-            rem /= shape[d];
-            for (int k = 0; k < nop; k++) pr[k] += idx[d] * st[k][d];
-        }
-        for (int64_t it = lo; it < hi; it++) {
-            if (unit) row(inner, pr);
-            else kiln_blocks(row, nop, nout, sz, pr, ss, direct, 0, inner, 0, KILN_GBLOCK, 0);
-            for (int d = nd - 2; d >= 0; d--) {
-                for (int k = 0; k < nop; k++) pr[k] += st[k][d];
-                if (++idx[d] < shape[d]) break;
-                for (int k = 0; k < nop; k++) pr[k] -= st[k][d] * shape[d];
-                idx[d] = 0;
-            }
-        }
-    }
+    e.inner = nd ? shape[nd - 1] : 1;
+    e.outer = n / e.inner;
+    e.unit = 1;
+    for (int k = 0; k < nop; k++) e.unit &= direct[k] = ss[k] == sz[k] || e.inner == 1;
+    e.st = (const int64_t (*)[KILN_MAXDIM + 1])st;
+    e.ss = ss;
+    const int par = nt > 1 && n >= par_min && e.outer > 1;
+    kiln_ew_run(kiln_ew_general, &e, par ? kiln_nchunk_of(n, e.outer, nt, par_min) : 1, nt);
     return 0;
 }
