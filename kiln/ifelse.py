@@ -146,21 +146,12 @@ class LazyIfElse(InnerGraphOp):
         return f"lazy_if{{{self.n_outs}}}" if self.n_outs > 1 else "lazy_if"
 
     def make_node(self, condition: Any, *values: Any) -> Apply:
-        from kiln.tensor.basic import as_tensor_variable, describe
-
         cond = _check_condition(condition)
         if len(values) != len(self.inner_inputs):
             raise TypeError(f"{self}: expected the condition and {len(self.inner_inputs)} values, got "
                             f"{1 + len(values)} inputs")
-        ins = [cond]
-        for i, (x, inner) in enumerate(zip(values, self.inner_inputs)):
-            x = x if isinstance(x, Variable) else as_tensor_variable(x)
-            if not inner.type.is_super(x.type):
-                conv = inner.type.convert_variable(x)
-                if conv is None:
-                    raise TypeError(f"{self}: input {i + 1} is {describe(x)}, expected {inner.type}")
-                x = conv
-            ins.append(x)
+        # the values convert to the inner graph's input types as any inner-graph op's inputs do
+        ins = [cond] + InnerGraphOp.make_node(self, *values).inputs
         n = self.n_outs
         outs = [_merged_type(k, t, e)() for k, (t, e) in
                 enumerate(zip(self.inner_outputs[:n], self.inner_outputs[n:]))]
