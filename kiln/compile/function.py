@@ -377,15 +377,19 @@ class Function:
         # view an op returned), which the caller could not write to
         self._ro_check_idx = tuple(k for k, c in enumerate(copy_out)
                                    if not c and not (k < n_out and self.out_specs[k].borrow))
-        linker = self.mode.make_linker()
-        profile = getattr(self, "profile", None)
-        if profile is not None and hasattr(linker, "profile"):
-            linker.profile = profile   # the python linker times each node
-        self._runner = linker.make_runner(fg)
         self._containers = tuple(s.container for s in self.shared_vars)
         self._update_slots = tuple((k, _index_of(self.shared_vars, t)) for k, t in
                                    zip(range(n_out, len(outs)), self.update_targets))
         self._update_cells = tuple((k, self._containers[j]) for k, j in self._update_slots)
+        self._link()
+
+    def _link(self) -> None:
+        """A fresh runner (and the call path over it) from the mode's linker."""
+        linker = self.mode.make_linker()
+        profile = getattr(self, "profile", None)
+        if profile is not None and hasattr(linker, "profile"):
+            linker.profile = profile   # the python linker times each node
+        self._runner = linker.make_runner(self.fgraph)
         self._fast_call = _call_path(self)
         if profile is not None:   # timed calls go the Python way round, through the timed runner
             self._runner, self._fast_call = profile.timed(self._runner), None
@@ -536,8 +540,7 @@ class Function:
     def free(self) -> None:
         """Release the memory the function keeps between calls (its buffer pools and the
         outputs it would reuse), as PyTensor's `Function.free`; the next call allocates anew."""
-        self._runner = self.mode.make_linker().make_runner(self.fgraph)
-        self._fast_call = _call_path(self)
+        self._link()
 
     _DERIVED = ("_runner", "maker", "_names", "_ambiguous", "_defaults", "_has_defaults", "_filters",
                 "_copy_out", "_copy_idx", "_ro_check_idx", "_containers", "_update_slots",

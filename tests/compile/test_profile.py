@@ -47,3 +47,12 @@ def test_get_shared_dprint_free(capsys):
     assert float(f(np.ones(2))) == 4.0 and w.get_value().tolist() == [3.0, 3.0]
     f.dprint()
     assert "w" in capsys.readouterr().out
+
+
+def test_free_keeps_the_profile():
+    x = kt.dvector("x")
+    f = kiln.function([x], x * 3, profile=True, mode=kiln.Mode(linker="py"))
+    f(np.ones(2))
+    f.free()
+    np.testing.assert_allclose(f(np.ones(2)), [3.0, 3.0])
+    assert f.profile.fct_callcount == 2 and sum(c for c, _ in f.profile.apply_time.values()) == 2
