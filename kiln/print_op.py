@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from kiln.graph.basic import Apply
-from kiln.graph.op import Op
+from kiln.gradient.ops import _IdentityOp
 
 __all__ = ["Print"]
 
@@ -30,26 +29,17 @@ def _print_fn(op: "Print", value: Any) -> None:
         print(op.message, attr, "=", got() if callable(got) else got)
 
 
-class Print(Op):
-    """Print(message, attrs, global_fn)(x) -> x, printing as a side effect (see the module)."""
+class Print(_IdentityOp):
+    """Print(message, attrs, global_fn)(x) -> x, printing as a side effect (see the module);
+    an identity op (a view of x) like kiln.gradient's gradient-control ops."""
 
     __props__ = ("message", "attrs", "global_fn")
-    view_map = {0: [0]}
     foldable = False   # printing is the point: never computed away at compile time
 
     def __init__(self, message: str = "", attrs: Sequence[str] = ("__str__",),
                  global_fn: Callable[["Print", Any], None] = _print_fn):
         self.message, self.attrs, self.global_fn = str(message), tuple(attrs), global_fn
 
-    def make_node(self, x: Any) -> Apply:
-        from kiln.tensor.basic import as_tensor_variable
-
-        x = as_tensor_variable(x)
-        return Apply(self, [x], [x.type()])
-
     def perform(self, node, inputs, output_storage):
         self.global_fn(self, inputs[0])
         output_storage[0][0] = inputs[0]
-
-    def infer_shape(self, fgraph, node, input_shapes):
-        return [input_shapes[0]]

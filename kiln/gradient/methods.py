@@ -128,12 +128,11 @@ def _method_t(node, cts, mask, ctx):
     else:
         res = op.grad(ins, cts)
     res = _as_tangents(res, n_in, f"{op}.{'L_op' if _defines(op, 'L_op') else 'grad'}")
-    carried = mask[n_in + n_out:]
-    for i, (r, needed) in enumerate(zip(res, carried)):
-        if needed and not is_zero(r) and r.owner is not None and isinstance(r.owner.op, NullGradient):
-            raise NullTypeGradError(r.owner.op.message)
-    res = [ZERO if (not is_zero(r) and r.owner is not None and isinstance(r.owner.op, NullGradient)) else r
-           for r in res]
+    for k, (r, needed) in enumerate(zip(res, mask[n_in + n_out:])):
+        if not is_zero(r) and r.owner is not None and isinstance(r.owner.op, NullGradient):
+            if needed:   # a gradient asked for goes through an undefined one
+                raise NullTypeGradError(r.owner.op.message)
+            res[k] = ZERO
     return [None] * (n_in + n_out) + res
 
 

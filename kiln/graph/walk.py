@@ -47,8 +47,7 @@ def explicit_graph_inputs(graph: Variable | Iterable[Variable]) -> Iterator[Vari
 
 def variable_depends_on(variable: Variable, depends_on: Variable | Iterable[Variable]) -> bool:
     """Whether any of `depends_on` is among `variable`'s ancestors (itself included)."""
-    targets = {id(v) for v in _as_list(depends_on)}
-    return any(id(v) in targets for v in ancestors([variable]))
+    return _depends_on_any([variable], set(_as_list(depends_on)))
 
 
 def apply_depends_on(apply: Apply, depends_on: Apply | Iterable[Apply]) -> bool:
@@ -158,6 +157,7 @@ def truncated_graph_inputs(outputs: Sequence[Variable],
 
 
 def _depends_on_any(vars_: Iterable[Variable], targets: set) -> bool:
+    """Whether any of `targets` is among the ancestors of `vars_` (themselves included)."""
     return any(a in targets for a in ancestors(list(vars_)))
 
 

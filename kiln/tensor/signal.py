@@ -135,13 +135,18 @@ def _convolve(in1: Any, in2: Any, mode: str, nd: int):
             starts.append(0)
             lengths.append(n + m - 1)
         elif mode == "valid":
-            starts.append(km.minimum(n, m) - 1 if not isinstance(n + m, int) else min(n, m) - 1)
-            lengths.append(abs(n - m) + 1 if isinstance(n + m, int) else km.abs(n - m) + 1)
+            static = isinstance(n, int) and isinstance(m, int)   # Python ints keep the output shape static
+            minimum, absolute = (min, abs) if static else (km.minimum, km.abs)
+            starts.append(minimum(n, m) - 1)
+            lengths.append(absolute(n - m) + 1)
         else:
             starts.append((m - 1) // 2)
             lengths.append(n)
-    as_vec = lambda xs: stack([as_tensor_variable(x).astype("int64") for x in xs]) if any(
-        not isinstance(x, int) for x in xs) else as_tensor_variable(np.array(xs, dtype="int64"))
+
+    def as_vec(xs: list):
+        if all(isinstance(x, int) for x in xs):
+            return as_tensor_variable(np.array(xs, dtype="int64"))
+        return stack([as_tensor_variable(x).astype("int64") for x in xs])
     return Convolve(nd)(in1, in2, as_vec(starts), as_vec(lengths))
 
 
