@@ -24,7 +24,7 @@ from kiln.linkers.cache import ModuleCache, get_cache, module_key
 from kiln.linkers.cache.key import probe_memo
 
 __all__ = ["CompileError", "compiler", "have_compiler", "FLAGS", "build_flags", "compile_source",
-           "compile_sources", "threads"]
+           "compile_sources", "compile_jobs", "threads"]
 
 FLAGS = ("-O2", "-ftree-vectorize", "-fvect-cost-model=cheap", "-fPIC", "-shared", "-std=gnu11", "-fwrapv",
          "-ffp-contract=off", "-fno-math-errno", "-march=native", "-Werror=implicit-function-declaration",
@@ -186,6 +186,25 @@ def compile_source(source: str, cache: ModuleCache | None = None,
     return key, cache.get_or_build(key, build) / "mod.so"
 
 
+def compile_jobs() -> int:
+    """How many compiler processes run at once: KILN_FLAGS=compile_jobs=N, else the CPUs this
+    process may run on (its affinity mask: a process pinned to one CPU gains nothing from a
+    second compiler, and pays each one's start-up).
+
+    >>> compile_jobs() >= 1
+    True
+    """
+    from kiln.configuration import config
+
+    jobs = int(config.extra.get("compile_jobs", 0) or 0)
+    if jobs > 0:
+        return jobs
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # no affinity masks (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def compile_sources(sources: list[str], cache: ModuleCache | None = None) -> list[tuple[str, Path]]:
     """`compile_source` for several sources (the segments of one function), in parallel.
 
@@ -200,11 +219,8 @@ def compile_sources(sources: list[str], cache: ModuleCache | None = None) -> lis
     >>> [so.name for _, so in out]
     ['mod.so', 'mod.so']
     """
-    from kiln.configuration import config
-
     cache = cache or get_cache()
-    jobs = int(config.extra.get("compile_jobs", 0) or 0)   # KILN_FLAGS=compile_jobs=N (default: cores)
-    workers = min(len(sources), jobs if jobs > 0 else (os.cpu_count() or 1))
+    workers = min(len(sources), compile_jobs())
     if workers <= 1:
         return [compile_source(src, cache) for src in sources]
     from concurrent.futures import ThreadPoolExecutor

@@ -392,8 +392,8 @@ class CLinker:
         `fgraph._warm_module_keys`: they are verified and loaded without computing any
         signature.  Else the graph's index entry, else render and compile every segment
         (in parallel: one compiler process per core)."""
-        from kiln.linkers.c.compiler import build_flags, compile_sources, compiler
-        from kiln.linkers.c.runtime import CModule
+        from kiln.linkers.c.compiler import build_flags, compile_jobs, compile_sources, compiler
+        from kiln.linkers.c.runtime import CModule, entry_name as _entry
         from kiln.linkers.cache import codegen_version, compiler_identity
 
         if not segments:
@@ -403,8 +403,8 @@ class CLinker:
         if warm is not None and len(warm) == len(segments):
             dirs = [cache.verified(k) for k in warm]
             if all(d is not None for d in dirs):
-                for (plan, _), d in zip(segments, dirs):
-                    plan.module = CModule(d / "mod.so")
+                for k, ((plan, _), d) in enumerate(zip(segments, dirs)):
+                    plan.module = CModule(d / "mod.so", _entry(k))
                     cache._record("h")
                 return list(warm)
         # the rules used (tables users can extend at run time) decide what each module holds
@@ -415,18 +415,22 @@ class CLinker:
         if entry is not None and len(entry["artifacts"]) == len(segments):
             dirs = [cache.verified(k) for k in entry["artifacts"]]
             if all(d is not None for d in dirs):
-                for (plan, _), d in zip(segments, dirs):
-                    plan.module = CModule(d / "mod.so")
+                for k, ((plan, _), d) in enumerate(zip(segments, dirs)):
+                    plan.module = CModule(d / "mod.so", _entry(k))
                     cache._record("h")
                 return list(entry["artifacts"])
         if any(seg is None for _, seg in segments):
             raise _Relower   # planned from a stored layout, whose modules are gone: lower afresh
-        from kiln.linkers.c.render import render_segment   # only here: a warm start renders nothing
+        from kiln.linkers.c.render import render_modules   # only here: a warm start renders nothing
 
-        built = compile_sources([render_segment(seg) for _, seg in segments], cache)
-        for (plan, _), (_, so) in zip(segments, built):
-            plan.module = CModule(so)
-        keys = [key for key, _ in built]
+        # the segments share as few modules as there are compilers to run at once
+        modules = render_modules([seg for _, seg in segments], compile_jobs())
+        built = compile_sources([src for src, _ in modules], cache)
+        keys = [""] * len(segments)
+        for (key, so), (_, held) in zip(built, modules):
+            for k in held:
+                segments[k][0].module = CModule(so, _entry(k))
+                keys[k] = key
         cache.index_put(sig, keys, {"segments": [p.label for p, _ in segments]})
         return keys
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Callable
@@ -14,9 +15,10 @@ from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.render_shape_ops import SHAPE_RENDERERS
 from kiln.linkers.c.ir_index import IndexKernel
 from kiln.linkers.c.render_index import render_index
+from kiln.linkers.c.runtime import entry_name
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
 
-__all__ = ["render_segment", "RENDERERS", "template"]
+__all__ = ["render_segment", "render_modules", "RENDERERS", "template"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "c_templates"
 
@@ -158,8 +160,99 @@ def _abstract(text: str, name: str) -> tuple[str, tuple[int, ...]] | None:
     return text, tuple(table)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One kernel call of an entry point: the body to call (by dedup key, or by name for a
+    kernel without an index table), its index table, and the kernel's position and label."""
+
+    index: int
+    body: str
+    table: tuple[int, ...] | None
+    label: str
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """One segment rendered but not yet placed in a module: the definitions it needs
+    (support templates, shared blocks, kernel bodies by dedup key) and its entry's calls."""
+
+    segment: Segment
+    support: tuple[str, ...]
+    shared: tuple[str, ...]
+    bodies: dict[str, tuple[str, str]]   # dedup key -> (the name it is defined under, its text)
+    calls: tuple[_Call, ...]
+
+    @property
+    def size(self) -> int:
+        """The C text it brings, a measure of the compiler's time on it."""
+        return sum(map(len, self.shared)) + sum(len(text) for _, text in self.bodies.values())
+
+
+def _render_parts(seg: Segment, prefix: str) -> _Parts:
+    """Render each kernel of `seg` (named `kernel_<prefix><i>`) and find the bodies that
+    differ only in their buffers (see `render_segment`)."""
+    shared: list[str] = []
+    bodies: dict[str, tuple[str, str]] = {}
+    calls: list[_Call] = []
+    for i, k in enumerate(seg.kernels):
+        name = f"kernel_{prefix}{i}"
+        blocks, text = _split_shared(RENDERERS[type(k)](k, name))
+        shared += [b for b in blocks if b not in shared]
+        label = _comment(getattr(k, "label", type(k).__name__))
+        abstract = _abstract(text, name)
+        if abstract is None:   # called as name(B): its own definition, keyed by its name
+            bodies[name] = (name, text)
+            calls.append(_Call(i, name, None, label))
+            continue
+        body, table = abstract
+        # the dedup key: the text without its label comment, under a neutral name
+        key = re.sub(rf"\b{name}(?!\d)", "kernel_", _LINE_COMMENT.sub("", body, count=1)
+                     if body.startswith("/*") else body)
+        bodies.setdefault(key, (name, body))
+        calls.append(_Call(i, key, table, label))
+    support = tuple(sorted({SUPPORT[type(k)] for k in seg.kernels if type(k) in SUPPORT}))
+    return _Parts(seg, support, tuple(shared), bodies, tuple(calls))
+
+
+def _assemble(entries: list[tuple[str, _Parts]], label: str) -> str:
+    """One module's C source: each definition once (support templates, shared blocks, kernel
+    bodies: by exact text or dedup key, across all the segments), then one entry point per
+    segment, named as given."""
+    support = sorted({s for _, p in entries for s in p.support})
+    defs = [(TEMPLATE_DIR / s).read_text(encoding="utf-8") for s in support]
+    seen: set[str] = set()
+    called: dict[str, str] = {}   # body key -> the name it is defined under in this module
+    entry_text = []
+    for entry, parts in entries:
+        for block in parts.shared:
+            if block not in seen:
+                seen.add(block)
+                defs.append(block)
+        for key, (name, body) in parts.bodies.items():
+            if key not in called:
+                called[key] = name
+                defs.append(body)
+        lines = []
+        for c in parts.calls:
+            if c.table is None:
+                lines.append(f"    if ((rc = {called[c.body]}(B)) != 0) {{ *failed = {c.index}; return rc; }}"
+                             f"   /* {c.label} */")
+            else:
+                ix = "{ " + ", ".join(map(str, c.table)) + " }" if c.table else "{ 0 }"
+                lines.append(f"    {{ static const int ix[] = {ix};   /* {c.label} */\n"
+                             f"      if ((rc = {called[c.body]}(B, ix)) != 0) {{ *failed = {c.index}; return rc; }} }}")
+        bufs = parts.segment.buffers
+        entry_text.append(template("entry.c").substitute(
+            label=_comment(parts.segment.label), entry=entry, nbuf=len(bufs),
+            ndims=", ".join(str(n) for n, _ in bufs) or "0",
+            dtypes=", ".join(str(DTYPE_CODE[d]) for _, d in bufs) or "0", calls="\n".join(lines)))
+    return template("module.c").substitute(
+        label=_comment(label), prelude=(TEMPLATE_DIR / "kiln_prelude.h").read_text(encoding="utf-8"),
+        kernels="\n".join(defs), entries="\n".join(entry_text))
+
+
 def render_segment(seg: Segment) -> str:
-    """The complete C source of one module.
+    """The complete C source of one module holding one segment, entry point `kiln_entry`.
 
     Kernels whose C text differs only in the buffers they use (two layers of an MLP, the
     Dots of a backward pass) are compiled once: a kernel takes its buffer indices as data
@@ -173,34 +266,36 @@ def render_segment(seg: Segment) -> str:
     >>> "int kiln_entry(" in src and src.count("const double y0 = -x0;"), "kernel_1" in src
     (1, False)
     """
-    kernels, calls, bodies, seen_shared = [], [], {}, set()
-    for i, k in enumerate(seg.kernels):
-        name = f"kernel_{i}"
-        shared, text = _split_shared(RENDERERS[type(k)](k, name))
-        for block in shared:
-            if block not in seen_shared:
-                seen_shared.add(block)
-                kernels.append(block)
-        abstract = _abstract(text, name)
-        label = _comment(getattr(k, "label", type(k).__name__))
-        if abstract is None:
-            kernels.append(text)
-            calls.append(f"    if ((rc = {name}(B)) != 0) {{ *failed = {i}; return rc; }}   /* {label} */")
-            continue
-        body, table = abstract
-        # the dedup key: the text without its label comment, under a neutral name
-        key = re.sub(rf"\b{name}(?!\d)", "kernel_", _LINE_COMMENT.sub("", body, count=1)
-                     if body.startswith("/*") else body)
-        if key not in bodies:
-            bodies[key] = name
-            kernels.append(body)
-        ix = "{ " + ", ".join(map(str, table)) + " }" if table else "{ 0 }"
-        calls.append(f"    {{ static const int ix[] = {ix};   /* {label} */\n"
-                     f"      if ((rc = {bodies[key]}(B, ix)) != 0) {{ *failed = {i}; return rc; }} }}")
-    support = sorted({SUPPORT[type(k)] for k in seg.kernels if type(k) in SUPPORT})
-    kernels = [(TEMPLATE_DIR / s).read_text(encoding="utf-8") for s in support] + kernels
-    return template("module.c").substitute(
-        label=_comment(seg.label), prelude=(TEMPLATE_DIR / "kiln_prelude.h").read_text(encoding="utf-8"),
-        kernels="\n".join(kernels), ndims=", ".join(str(n) for n, _ in seg.buffers) or "0",
-        dtypes=", ".join(str(DTYPE_CODE[d]) for _, d in seg.buffers) or "0", nbuf=len(seg.buffers),
-        calls="\n".join(calls))
+    return _assemble([("kiln_entry", _render_parts(seg, ""))], seg.label)
+
+
+def render_modules(segments: list[Segment], n: int) -> list[tuple[str, list[int]]]:
+    """The segments of one function packed into at most `n` modules: [(C source, indices of
+    the segments it holds)].  Segment k's entry point is `entry_name(k)`.
+
+    Each module is one compiler process, which costs 30-50 ms before any kernel (starting
+    the compiler, the headers, the assembler and the linker), and bodies shared between
+    segments (a reduction, a layer's forward and backward loops) are compiled once per
+    module.  So `n` is the number of compiler processes that can run at once: the
+    segments are spread over them largest first, each to the module with the least C so far.
+
+    >>> from kiln.linkers.c.ir import Operand
+    >>> k = LoopKernel("neg", (Operand(0, "float64"),), (Operand(1, "float64"),), 1, ("const double y0 = -x0;",))
+    >>> segs = [Segment("a", ((1, "float64"),) * 2, (k,))] * 3
+    >>> [(src.count("int kiln_entry_"), src.count("const double y0 = -x0;"), held)
+    ...  for src, held in render_modules(segs, 2)]
+    [(2, 1, [0, 2]), (1, 1, [1])]
+    """
+    parts = [_render_parts(seg, f"{k}_") for k, seg in enumerate(segments)]
+    bins: list[list[int]] = [[] for _ in range(min(max(n, 1), len(parts)))]
+    load = [0] * len(bins)
+    for k in sorted(range(len(parts)), key=lambda k: -parts[k].size):
+        b = load.index(min(load))
+        bins[b].append(k)
+        load[b] += parts[k].size
+    out = []
+    for held in bins:
+        held.sort()
+        label = "; ".join(segments[k].label for k in held)[:200]
+        out.append((_assemble([(entry_name(k), parts[k]) for k in held], label), held))
+    return out

@@ -16,7 +16,7 @@ import numpy as np
 
 from kiln.linkers.c.types import DTYPE_CODE
 
-__all__ = ["DESC_DTYPE", "CModule", "descriptors", "ERRORS"]
+__all__ = ["DESC_DTYPE", "CModule", "descriptors", "entry_name", "ERRORS"]
 
 #: KILN_MAXDIM of kiln_prelude.h (also kiln.linkers.c.lower.MAXDIM, not imported here: a
 #: warm start loads no lowering); modules check the descriptor size when they are loaded
@@ -89,8 +89,15 @@ def _extension():
 EXTENSION = _extension()
 
 
+def entry_name(index: int) -> str:
+    """The entry point of a function's segment number `index` in the modules the C linker
+    builds (`kiln.linkers.c.render.render_modules`: a module may hold several segments)."""
+    return f"kiln_entry_{index}"
+
+
 class CModule:
-    """A loaded module and its entry point: `module(arrays) -> (error code, failing kernel)`.
+    """A loaded module and one of its entry points (`kiln_entry`, or `kiln_entry_<k>` for
+    segment k of a module holding several): `module(arrays) -> (error code, failing kernel)`.
 
     >>> import tempfile
     >>> from kiln.linkers.cache import ModuleCache
@@ -105,7 +112,7 @@ class CModule:
     ((0, 0), [-5.0, -3.0, -1.0])
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, entry: str = "kiln_entry"):
         self.path = Path(path)
         self.lib = ctypes.CDLL(str(self.path))
         if self.lib.kiln_desc_size() != DESC_DTYPE.itemsize:
@@ -126,7 +133,7 @@ class CModule:
 
             set_driver.argtypes, set_driver.restype = [ctypes.c_void_p], None
             set_driver(driver_address())
-        self.entry = self.lib.kiln_entry
+        self.entry = getattr(self.lib, entry)
         self.entry.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
         self.entry.restype = ctypes.c_int
         self.address = ctypes.cast(self.entry, ctypes.c_void_p).value
