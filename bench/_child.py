@@ -115,7 +115,12 @@ def time_batch(fn, inputs, peer, number: int) -> tuple[float, float]:
     gc.disable()  # as timeit does: a collection in one batch and not another is noise
     try:
         t0, c0 = time.perf_counter(), cpu_now()
+        out = None
         for _ in range(number):
+            # the previous result is dropped before the next call, as in a loop that uses each
+            # result once: else a peer fast enough to get number > 1 holds one more output at
+            # its peak memory than a slow one (number == 1) does
+            out = None
             out = fn(*inputs)
         sync(out)
         return time.perf_counter() - t0, cpu_now() - c0
