@@ -1,6 +1,6 @@
 """Specialize: faster equivalents once the graph is canonical and stable.
 
-pow(x, c) for c in {0.5, -0.5, 1, 2, 3, 4, -1, -2} -> sqrt / reciprocal / sqr / products
+pow(x, c) for c in {0, 0.5, -0.5, 1, 2, 3, 4, -1, -2} -> 1 / sqrt / reciprocal / sqr / products
 x * x -> sqr(x)                          (so sum(x * x) is a sum of squares)
 -(c * x) -> (-c) * x, (-c) a folded constant  (neg into constants)
 beta * C + alpha * dot(A, B) -> Gemm / Gemv (scale and add absorbed)
@@ -31,6 +31,9 @@ def pow_specialize(fgraph, node):
         return None
     c = float(data.reshape(()))
     table = {
+        # x ** 0 is 1 for every x, NaN and inf included (C99 pow, NumPy): a gradient of
+        # x ** 2 taken twice leaves one
+        0.0: lambda: kt.second(x, kt.constant(np.ones((), dtype=x.type.dtype))),
         0.5: lambda: kt.sqrt(x),
         -0.5: lambda: kt.reciprocal(kt.sqrt(x)),
         1.0: lambda: x,

@@ -83,6 +83,8 @@ CASES = [
     ("logsumexp", False, lambda: (((m := mat()),), kt.log(kt.sum(kt.exp(m), axis=1) + 1), (M,))),
     # specialize
     ("pow_specialize", True, lambda: (((x := vec()),), x ** 2 + x ** 0.5 + x ** -1 + x ** 3, (V,))),
+    ("pow_specialize", True, lambda: (((x := vec()),), x ** 0.0 * 3 + x,
+     (np.array([np.nan, np.inf, -np.inf, 0.0]),))),   # x ** 0 is 1 even for NaN and inf
     ("pow_specialize", False, lambda: (((x := vec("x", "int64")),), x ** 2, (np.arange(4),))),
     ("pow_specialize", False, lambda: (((x := vec()),), x ** 2.5, (V,))),
     ("mul_self_to_sqr", True, lambda: (((x := vec()),), kt.sum(x * x), (V,))),
