@@ -41,11 +41,14 @@ def _openmp_works(cc: str) -> bool:
 
 
 def _driver_ext():
-    """The C linker's elementwise driver (kiln/c_templates/elemwise.c) as a plain shared library,
-    kiln/linkers/c/_driver*.so: compiled once here instead of into every generated module (see
-    kiln/linkers/c/driver.py).  Not a Python module (loaded with ctypes).  Baseline
-    instruction set: it only moves bytes, the arithmetic is in the modules' row functions.
-    Optional: without it the runtime compiles the driver once into the module cache."""
+    """kiln's library: the C linker's code that does no per-graph specialization, compiled once
+    here instead of into every generated module (see kiln/linkers/c/driver.py): the elementwise
+    driver (kiln/c_templates/elemwise.c) and the common reduction bodies (reduce.c, instantiated
+    by the preprocessor for each combination driver_lib.c lists), as a plain shared library
+    kiln/linkers/c/_driver*.so.  Not a Python module (loaded with ctypes).  The modules' flags
+    (vectorized, no FMA contraction: the reductions' summation order is written out), OpenMP
+    where the compiler has it.  Costs ~3 s of gcc 12, once per install.  Optional: without it
+    the runtime compiles each function once into the module cache when a module first needs it."""
     import os
 
     from setuptools import Extension
@@ -54,9 +57,12 @@ def _driver_ext():
     omp = ["-fopenmp"] if _openmp_works(cc) else []
     return [Extension("kiln.linkers.c._driver", ["kiln/c_templates/driver_lib.c"],
                       include_dirs=["kiln/c_templates"],
-                      # the included files: an edit of either rebuilds the library
-                      depends=["kiln/c_templates/elemwise.c", "kiln/c_templates/kiln_prelude.h"],
-                      extra_compile_args=["-O2", "-std=gnu11", "-fwrapv", "-fno-math-errno", *omp,
+                      # the included files: an edit of any of them rebuilds the library
+                      depends=[f"kiln/c_templates/{name}" for name in (
+                          "kiln_prelude.h", "elemwise.c", "reduce.h", "reduce.c", "index_decl.c", "index_lib.c",
+                          "shape_decl.c", "shape_lib.c")],
+                      extra_compile_args=["-O2", "-ftree-vectorize", "-fvect-cost-model=cheap", "-std=gnu11",
+                                          "-fwrapv", "-ffp-contract=off", "-fno-math-errno", *omp,
                                           *_native_flags()],
                       extra_link_args=omp, optional=True)]
 

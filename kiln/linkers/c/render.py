@@ -15,6 +15,7 @@ from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.render_shape_ops import SHAPE_RENDERERS
 from kiln.linkers.c.ir_index import IndexKernel
 from kiln.linkers.c.render_index import render_index
+from kiln.linkers.c.driver import library_reductions, reduction_name
 from kiln.linkers.c.runtime import entry_name
 from kiln.linkers.c.types import CTYPE, DTYPE_CODE
 
@@ -60,7 +61,8 @@ _LIMITS = {"int8": ("INT8_MIN", "INT8_MAX"), "int16": ("INT16_MIN", "INT16_MAX")
 
 
 def _reduce_parts(kind: str, o: str) -> tuple[str, str]:
-    """(initial value, statement updating `acc` with `x`) of a reduction into dtype o."""
+    """(initial value, statement updating `acc` with `x`) of a reduction into dtype o (for
+    fused reductions, render_fused.py; reduce.c's bodies have theirs as C macros, reduce.h)."""
     t = CTYPE[o]
     if kind == "sum":
         return "0", f"acc = ({t})(acc + ({t})x);"
@@ -77,34 +79,30 @@ def _reduce_parts(kind: str, o: str) -> tuple[str, str]:
     raise ValueError(f"unknown reduction {kind!r}")
 
 
-#: inner-axis reductions whose result does not depend on the order of combination (max/min
-#: pick an element; any/all are logical) skip the blocked pairwise merging that keeps sums
-#: accurate: one pass of lanes and one merge per row (a blocked max ran at half a sum's speed)
-_LANE_ITERS = {kind: "((int64_t)1 << 40)" for kind in ("max", "min", "any", "all")}
-
-#: input rows combined per pass over the output row when reducing an outer axis (`rows` in reduce.c)
-_ROWS = 4
+@functools.lru_cache(maxsize=None)
+def _text(name: str) -> str:
+    """A file of kiln/c_templates as it is (C text instantiated by the preprocessor, no `$`)."""
+    return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
 
 
 def _render_reduce(k: ReduceKernel, name: str) -> str:
-    """A reduction kernel: a call of the module's one body for its kind and dtypes (shared,
-    see `SHARED`), with its axes as data."""
-    init, combine = _reduce_parts(k.kind, k.output.dtype)
-    it = CTYPE[k.input.dtype]
-    fn = f"kiln_reduce_{k.kind}_{k.input.dtype}_{k.output.dtype}"
-    rows_decls = "\n                ".join(
-        f"const {it} *restrict px{r} = (const {it} *)(pi + {r} * rs);" for r in range(1, _ROWS))
-    rows_body = "\n                    ".join(
-        f"{{ const {it} x = {'px' if r == 0 else f'px{r}'}[j]; {combine} }}" for r in range(_ROWS))
-    body = template("reduce.c").substitute(
-        rows=_ROWS, rows_decls=rows_decls, rows_body=rows_body, fn=fn, kind=k.kind,
-        otype=CTYPE[k.output.dtype], itype=it, init=init, combine=combine,
-        lane_iters=_LANE_ITERS.get(k.kind, "KILN_LANE_ITERS"))
+    """A reduction kernel: a call of the one body for its kind and dtypes (reduce.c), with its
+    axes as data.  The body is in kiln's library for the common combinations (driver_lib.c's
+    list): the module then only declares a pointer to it, set when the module is loaded (a
+    `kiln: import`); any other combination is instantiated in the module (a shared definition,
+    `SHARED`, so the module's reductions of that kind and those dtypes share it)."""
+    combo = (k.kind, k.input.dtype, k.output.dtype)
+    fn = reduction_name(*combo)
+    if combo in library_reductions():
+        body = f"static kiln_reduce_fn {fn};   {IMPORT}\n"
+    else:
+        body = f"#define KILN_R(X) X({', '.join(combo)})\n{_text('reduce.c')}"
     reduced = ", ".join("1" if d in k.axes else "0" for d in range(k.ndim)) or "0"
     return (f"{SHARED}{body}{SHARED_END}/* {_comment(k.label)} */\n"
             f"static int {name}(kiln_buf *B) {{\n"
             f"    static const int reduced[KILN_MAXDIM + 1] = {{ {reduced} }};   /* 1 for reduced input axes */\n"
-            f"    return {fn}(&B[{k.input.buf}], &B[{k.output.buf}], {k.ndim}, {k.ndim - len(k.axes)}, reduced);\n}}\n")
+            f"    return {fn}(&B[{k.input.buf}], &B[{k.output.buf}], {k.ndim}, {k.ndim - len(k.axes)}, reduced,\n"
+            f"                KILN_NT, KILN_PAR_MIN);\n}}\n")
 
 
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
@@ -116,7 +114,8 @@ from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports hel
 
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
-SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c"}
+SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c",
+                            ReduceKernel: "reduce.h"}
 
 
 #: A kernel's text may start with definitions shared by kernels of the same kind (a reduction
@@ -124,6 +123,27 @@ SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c
 #: (by exact text), before the kernels that use it.
 SHARED = "/* kiln: shared definition */\n"
 SHARED_END = "/* kiln: end of shared definition */\n"
+
+
+#: Marks the declaration of a pointer to a function of kiln's library (`static T name;   /* kiln:
+#: import */`, in a support template or a shared definition): the module lists the names in
+#: `kiln_imports` and the runtime hands the addresses to `kiln_set_imports` when it loads it
+#: (kiln/linkers/c/driver.py).
+IMPORT = "/* kiln: import */"
+_IMPORT_DECL = re.compile(r"^static \w+ (\w+);[ \t]*" + re.escape(IMPORT), re.M)
+
+
+def _imports(defs: list[str]) -> str:
+    """The module's list of library functions and the function that sets its pointers to them
+    (nothing when it calls none)."""
+    names = [n for d in defs for n in _IMPORT_DECL.findall(d)]
+    if not names:
+        return ""
+    quoted = ", ".join(f'"{n}"' for n in names)
+    sets = "".join(f"\n    {n} = (__typeof__({n}))fn[{i}];" for i, n in enumerate(names))
+    return ("\n/* the functions of kiln's library this module calls, in the order kiln_set_imports gets them */\n"
+            f"const char *const kiln_imports[] = {{ {quoted}, 0 }};\n"
+            f"void kiln_set_imports(void *const *fn) {{{sets}\n}}\n")
 
 
 def _split_shared(text: str) -> tuple[list[str], str]:
@@ -248,7 +268,7 @@ def _assemble(entries: list[tuple[str, _Parts]], label: str) -> str:
             dtypes=", ".join(str(DTYPE_CODE[d]) for _, d in bufs) or "0", calls="\n".join(lines)))
     return template("module.c").substitute(
         label=_comment(label), prelude=(TEMPLATE_DIR / "kiln_prelude.h").read_text(encoding="utf-8"),
-        kernels="\n".join(defs), entries="\n".join(entry_text))
+        kernels="\n".join(defs), entries="\n".join(entry_text) + _imports(defs))
 
 
 def render_segment(seg: Segment) -> str:

@@ -95,6 +95,15 @@ def entry_name(index: int) -> str:
     return f"kiln_entry_{index}"
 
 
+def _imports(lib: ctypes.CDLL) -> tuple[str, ...]:
+    """The names in a module's `kiln_imports` (a NULL-terminated array of C strings)."""
+    at = ctypes.addressof(ctypes.c_char_p.in_dll(lib, "kiln_imports"))
+    names = []
+    while (name := ctypes.c_char_p.from_address(at + len(names) * ctypes.sizeof(ctypes.c_char_p)).value):
+        names.append(name.decode())
+    return tuple(names)
+
+
 class CModule:
     """A loaded module and one of its entry points (`kiln_entry`, or `kiln_entry_<k>` for
     segment k of a module holding several): `module(arrays) -> (error code, failing kernel)`.
@@ -124,15 +133,15 @@ class CModule:
         else:
             set_blas.argtypes, set_blas.restype = [ctypes.c_void_p], None
             set_blas(ctypes.cast(blas_table(), ctypes.c_void_p))
-        try:
-            set_driver = self.lib.kiln_set_driver   # modules with elementwise kernels export it
+        try:   # modules calling functions of kiln's library (the elementwise driver, reductions)
+            set_imports = self.lib.kiln_set_imports
         except AttributeError:
             pass
         else:
-            from kiln.linkers.c.driver import driver_address
+            from kiln.linkers.c.driver import resolve
 
-            set_driver.argtypes, set_driver.restype = [ctypes.c_void_p], None
-            set_driver(driver_address())
+            set_imports.argtypes, set_imports.restype = [ctypes.c_void_p], None
+            set_imports(ctypes.addressof(resolve(_imports(self.lib))))
         self.entry = getattr(self.lib, entry)
         self.entry.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.POINTER(ctypes.c_int64)]
         self.entry.restype = ctypes.c_int
