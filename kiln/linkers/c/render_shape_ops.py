@@ -1,6 +1,7 @@
-"""Render the shape-valued ops' kernels (SumToShape, Alloc, Eye, LinearRecurrence, Diagonal,
-DiagonalEmbed) to C from the
-sections of kiln/c_templates/shape_ops.c (each starts with a line `/*@@ name */`)."""
+"""Render the shape-valued ops' kernels to C: SumToShape and Alloc as calls of kiln's library
+(kiln/c_templates/shape_lib.c, compiled once), Eye, LinearRecurrence, Diagonal and
+DiagonalEmbed from the sections of kiln/c_templates/shape_ops.c (each starts with a line
+`/*@@ name */`)."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +10,8 @@ from string import Template
 from kiln.linkers.c.ir_shape_ops import DiagonalKernel, EyeKernel, FillKernel, RecurrenceKernel, SumToShapeKernel
 from kiln.linkers.c.types import CTYPE
 
-__all__ = ["SHAPE_RENDERERS", "render_sum_to_shape", "render_fill", "render_recurrence", "render_diagonal", "render_eye", "section"]
+__all__ = ["SHAPE_RENDERERS", "render_sum_to_shape", "render_fill", "render_recurrence", "render_diagonal",
+           "render_eye", "section", "library_decl"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -25,33 +27,42 @@ def section(name: str) -> Template:
     return Template(parts[name])
 
 
+@functools.lru_cache(maxsize=None)
+def library_decl(name: str) -> str:
+    """The declarations of a template file (`shape_decl.c`, `index_decl.c`) as a definition
+    shared by the module's kernels: the pointers to kiln's library functions they call."""
+    from kiln.linkers.c.render import SHARED, SHARED_END, TEMPLATE_DIR
+
+    return SHARED + (TEMPLATE_DIR / name).read_text(encoding="utf-8") + SHARED_END
+
+
 def render_sum_to_shape(k: SumToShapeKernel, name: str) -> str:
-    """C for one SumToShape: a sum whose axes are decided from the shapes at run time.
+    """C for one SumToShape: a call of kiln's library function `kiln_sum_to_shape`
+    (kiln/c_templates/shape_lib.c), which decides the summed axes from the shapes at run time.
 
     >>> from kiln.linkers.c.ir import Operand
     >>> src = render_sum_to_shape(SumToShapeKernel("s", Operand(0, "float64"), Operand(1, "float64"),
     ...                                            2, 1, (0,), False), "kernel_0")
-    >>> "static int kernel_0(kiln_buf *B)" in src
-    True
+    >>> "static int kernel_0(kiln_buf *B)" in src, "kiln_sum_to_shape(&B[1], &B[0], cand, 0)" in src
+    (True, True)
     """
     from kiln.linkers.c.render import _comment
 
-    t = CTYPE[k.output.dtype]
-    # NumPy's sum in the bool dtype is a logical or; elsewhere the sum wraps in the dtype
-    combine = "acc = acc || x;" if k.output.dtype == "bool" else f"acc = ({t})(acc + x);"
     cand = ", ".join("1" if d in k.axes else "0" for d in range(k.out_ndim)) or "0"
-    return section("sum_to_shape").substitute(
-        label=_comment(k.label), name=name, ind=k.in_ndim, ond=k.out_ndim, bcast=int(k.broadcast),
-        cand=cand, ibuf=k.input.buf, obuf=k.output.buf, t=t, combine=combine,
-        lanes="0" if k.output.dtype == "bool" else "1")
+    return library_decl("shape_decl.c") + (
+        f"/* {_comment(k.label)} */\n"
+        f"static int {name}(kiln_buf *B) {{\n"
+        f"    static const int cand[] = {{ {cand} }};   /* 1: output axes that may be summed */\n"
+        f"    return kiln_sum_to_shape(&B[{k.input.buf}], &B[{k.output.buf}], cand, {int(k.broadcast)});\n}}\n")
 
 
 def render_fill(k: FillKernel, name: str) -> str:
-    """C for one Alloc: the value broadcast into the output."""
+    """C for one Alloc: a call of kiln's library function `kiln_fill_nd` (shape_lib.c)."""
     from kiln.linkers.c.render import _comment
 
-    return section("fill").substitute(label=_comment(k.label), name=name, nd=k.out_ndim, ind=k.in_ndim,
-                                      ibuf=k.input.buf, obuf=k.output.buf, t=CTYPE[k.output.dtype])
+    return library_decl("shape_decl.c") + (
+        f"/* {_comment(k.label)} */\n"
+        f"static int {name}(kiln_buf *B) {{ return kiln_fill_nd(&B[{k.input.buf}], &B[{k.output.buf}]); }}\n")
 
 
 def render_recurrence(k: RecurrenceKernel, name: str) -> str:
