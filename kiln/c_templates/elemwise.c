@@ -54,6 +54,7 @@ typedef struct {
     char *const *p;
     const int *direct;
     int64_t n, op_bytes, stream_min, inner, outer;
+    int exact;   /* the row's results do not depend on where a loop is split (no vector libm) */
     const int64_t (*st)[KILN_MAXDIM + 1];
 } kiln_ew;
 
@@ -83,6 +84,18 @@ static void kiln_ew_contig(const kiln_ew *e, int64_t c, int64_t nchunk) {
     }
 #endif
     char *q[e->nop];
+    if (e->exact) {
+        /* start the vector loop on a 64-byte boundary of output 0 (NumPy's big arrays start 16
+         * bytes past one: every unaligned 64-byte store would straddle two cache lines);
+         * only for a row whose results do not depend on where the loop is split */
+        int64_t pe = kiln_peel(e->p[0] + lo * e->sz[0], e->sz[0]);
+        if (pe > hi - lo) pe = hi - lo;
+        if (pe > 0) {
+            for (int k = 0; k < e->nop; k++) q[k] = e->p[k] + lo * e->sz[k];
+            e->row(pe, q);
+            lo += pe;
+        }
+    }
     for (int k = 0; k < e->nop; k++) q[k] = e->p[k] + lo * e->sz[k];
     e->row(hi - lo, q);
 }
@@ -131,7 +144,7 @@ static void kiln_ew_run(void (*part)(const kiln_ew *, int64_t, int64_t), const k
 }
 
 __attribute__((visibility("default"))) int kiln_elemwise(
-        kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row,
+        kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row, int exact,
         int nt, int64_t par_min, int64_t stream_min) {
     /* op: outputs first, then inputs; sz: their item sizes */
     const int64_t *shape = op[0]->shape;
@@ -151,7 +164,7 @@ __attribute__((visibility("default"))) int kiln_elemwise(
         p[k] = op[k]->data;
     }
     kiln_ew e = {.op = op, .nop = nop, .nout = nout, .nd = nd, .sz = sz, .shape = shape, .row = row, .p = p,
-                 .direct = direct, .n = n, .op_bytes = op_bytes, .stream_min = stream_min};
+                 .direct = direct, .n = n, .op_bytes = op_bytes, .stream_min = stream_min, .exact = exact};
     if (contig) {
         const int par = nt > 1 && n >= par_min;
         kiln_ew_run(kiln_ew_contig, &e, par ? kiln_nchunk_of(n, n, nt, par_min) : 1, nt);

@@ -10,5 +10,5 @@ static __attribute__((noinline, noclone)) void ${name}_row(int64_t n, char *cons
 static int ${name}(kiln_buf *B) {
     static const int64_t sz[] = { ${sizes} };   /* item sizes: outputs, then inputs */
     kiln_buf *const op[] = { ${bufs} };
-    return kiln_elemwise(op, ${nop}, ${nout}, ${nd}, sz, ${name}_row, KILN_NT, KILN_PAR_MIN, KILN_STREAM_MIN);
+    return kiln_elemwise(op, ${nop}, ${nout}, ${nd}, sz, ${name}_row, ${exact}, KILN_NT, KILN_PAR_MIN, KILN_STREAM_MIN);
 }

@@ -68,13 +68,15 @@ static inline void kiln_chunk(int64_t n, int t, int nt, int64_t mask, int64_t *l
  * KILN_STREAM_MIN is the size in bytes of all the operands of an elementwise loop (inputs
  * and outputs) from which it streams its outputs: below it they are likely still in the
  * cache (measured: streaming a 4 MB output that fits is 1.5x slower; an 80 MB one is 1.3x
- * faster; at 16 MB of operands, an 8 MB float64 output, the bench's arithmetic chain went
- * from 397 to 310 us while 8 MB of float32 operands went from 81 to 106 us, so the line is
- * drawn between them: 12 MiB, about a third of this machine's 32 MB L3, which the input,
- * the output and the previous call's output share).  KILN_BLOCK elements are computed into a
- * buffer on the stack, then streamed. */
+ * faster).  The runtime hands a function the output of its previous call when the caller has
+ * dropped it, so a loop's working set is its operands: at 16 MB of operands (an 8 MB float64
+ * output) the 1e6-element arithmetic chain takes 150-180 us with plain stores into that
+ * cached output, as fast as np.copyto, against 250-290 us streamed; so the line is 24 MiB,
+ * three quarters of this machine's 32 MB L3.  (It was 12 MiB while the bench kept the
+ * previous result alive during the next call, three 8 MB buffers.)  KILN_BLOCK elements
+ * are computed into a buffer on the stack, then streamed. */
 #ifndef KILN_STREAM_MIN
-#define KILN_STREAM_MIN (12 << 20)
+#define KILN_STREAM_MIN (24 << 20)
 #endif
 /* a multiple of 64 bytes for every item size; 256 rather than 64 since each block is one call
  * of the kernel's row function (measured on the 1e6 float64 arithmetic chain: 64 was ~10%

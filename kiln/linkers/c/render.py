@@ -34,6 +34,16 @@ def _comment(text: str) -> str:
     return text.replace("*/", "* /").replace("\n", " ")
 
 
+@functools.lru_cache(maxsize=None)
+def _vector_math() -> re.Pattern:
+    """Calls of the libm functions the prelude declares `simd` (KILN_VEC1/KILN_VEC2): a loop
+    computes them with libmvec's vector variants and its scalar tail with libm's, which may
+    differ in the last bit, so where such a loop is split changes its results."""
+    prelude = (TEMPLATE_DIR / "kiln_prelude.h").read_text(encoding="utf-8")
+    names = [n for n in re.findall(r"\bKILN_VEC[12]\((\w+)\)", prelude) if n != "fn"]   # not the macros' parameter
+    return re.compile(r"\b(?:" + "|".join(names) + r")f?\s*\(")
+
+
 def _render_loop(k: LoopKernel, name: str) -> str:
     """An elementwise kernel: its scalar expression once, in a row function over unit-stride
     operands (elemwise_row.c), handed to the module's one loop driver (elemwise.c)."""
@@ -50,7 +60,8 @@ def _render_loop(k: LoopKernel, name: str) -> str:
         sizes=", ".join(f"(int64_t)sizeof({CTYPE[o.dtype]})" for o in ops),
         row_decls="\n    ".join(decls),
         row_loads=sep.join(f"const {CTYPE[o.dtype]} x{j} = a{j}[i];" for j, o in enumerate(ins)),
-        body=sep.join(k.body), row_stores=sep.join(f"r{j}[i] = y{j};" for j in range(nout)))
+        body=sep.join(k.body), row_stores=sep.join(f"r{j}[i] = y{j};" for j in range(nout)),
+        exact=int(_vector_math().search("\n".join(k.body)) is None))
 
 
 _LIMITS = {"int8": ("INT8_MIN", "INT8_MAX"), "int16": ("INT16_MIN", "INT16_MAX"),
