@@ -145,8 +145,10 @@ static void kiln_ew_run(void (*part)(const kiln_ew *, int64_t, int64_t), const k
 
 __attribute__((visibility("default"))) int kiln_elemwise(
         kiln_buf *const *op, int nop, int nout, int nd, const int64_t *sz, kiln_row_fn row, int exact,
-        int nt, int64_t par_min, int64_t stream_min) {
-    /* op: outputs first, then inputs; sz: their item sizes */
+        uint64_t scalars, int nt, int64_t par_min, int64_t stream_min) {
+    /* op: outputs first, then inputs; sz: their item sizes; bit k of `scalars`: the row function
+     * reads operand k only at its first element (an input broadcast along the rows, whose last
+     * axis has static length 1: it gets the row's element, never a filled row) */
     const int64_t *shape = op[0]->shape;
     int64_t n = 1;
     for (int d = 0; d < nd; d++) n *= shape[d];
@@ -163,6 +165,8 @@ __attribute__((visibility("default"))) int kiln_elemwise(
         direct[k] = k >= nout;
         p[k] = op[k]->data;
     }
+    /* a row spanning several rows of an input the row function reads once: not contiguous */
+    if (scalars && nd > 0 && shape[nd - 1] == 1 && n > 1) contig = 0;
     kiln_ew e = {.op = op, .nop = nop, .nout = nout, .nd = nd, .sz = sz, .shape = shape, .row = row, .p = p,
                  .direct = direct, .n = n, .op_bytes = op_bytes, .stream_min = stream_min, .exact = exact};
     if (contig) {
@@ -179,7 +183,7 @@ __attribute__((visibility("default"))) int kiln_elemwise(
     e.inner = nd ? shape[nd - 1] : 1;
     e.outer = n / e.inner;
     e.unit = 1;
-    for (int k = 0; k < nop; k++) e.unit &= direct[k] = ss[k] == sz[k] || e.inner == 1;
+    for (int k = 0; k < nop; k++) e.unit &= direct[k] = ss[k] == sz[k] || e.inner == 1 || (k < 64 && (scalars >> k & 1));
     e.st = (const int64_t (*)[KILN_MAXDIM + 1])st;
     e.ss = ss;
     const int par = nt > 1 && n >= par_min && e.outer > 1;

@@ -21,7 +21,7 @@ C = kiln.Mode(linker="c")
 
 def _exact_flag(body):
     k = LoopKernel("k", (Operand(0, "float64"),), (Operand(1, "float64"),), 1, body)
-    return int(re.search(r"kernel_0_row, (\d), KILN_NT", _render_loop(k, "kernel_0")).group(1))
+    return int(re.search(r"kernel_0_row, (\d), \d+ULL,", _render_loop(k, "kernel_0")).group(1))
 
 
 def test_only_rows_without_vector_math_may_be_split_by_address():
@@ -54,3 +54,41 @@ def test_a_transcendental_row_gives_the_same_bits_at_every_alignment():
         buf = np.empty(2048 + off)
         buf[off:] = base[:2048]
         np.testing.assert_array_equal(f(buf[off:]), ref)
+
+
+def _col(dtype="float64"):
+    return kt.tensor("c", dtype=dtype, shape=(None, 1))
+
+
+@pytest.mark.parametrize("flags", [{}, {"threads": "2", "par_min": "1"}])
+def test_a_column_broadcast_along_the_rows_is_read_once_per_row(flags):
+    from kiln.configuration import config
+
+    x, c = kt.dmatrix("x"), _col()
+    y = x * c + c * c - 0.5     # c: last axis of static length 1, x's is not (exact ops: equal bits)
+    rng = np.random.default_rng(2)
+    with config.change_flags(**flags):
+        f, g = kiln.function([x, c], y, mode=C), kiln.function([x, c], y, mode=PY)
+        for rows, cols in [(5, 7), (3, 1), (1, 1), (4, 0), (0, 3), (257, 33)]:
+            # cols == 1: every operand's last axis has length 1 (a contiguous loop would read c once)
+            xv, cv = rng.normal(size=(rows, cols)), rng.normal(size=(rows, 1))
+            np.testing.assert_array_equal(f(xv, cv), g(xv, cv))
+            np.testing.assert_array_equal(f(xv[::-1], cv[::-1]), g(xv[::-1], cv[::-1]))
+            if cols > 1:   # a transposed x: strided rows, gathered by blocks
+                xt = np.ascontiguousarray(xv.T).T
+                np.testing.assert_array_equal(f(xt, cv), g(xt, cv))
+
+
+def test_the_row_function_loads_a_column_input_once():
+    x, c = kt.dmatrix("x"), _col()
+    f = kiln.function([x, c], x * c, mode=C)
+    from kiln.linkers.c.lower import lower_node
+    from kiln.tensor.elemwise import Elemwise
+
+    (node,) = [n for n in f.fgraph.apply_nodes if isinstance(n.op, Elemwise)]
+    k = lower_node(node)
+    src = _render_loop(k, "kernel_0")
+    col = [j for j, b in enumerate(k.inner_bcast) if b]
+    assert len(col) == 1
+    assert f"const double x{col[0]} = *(const double *)q[{1 + col[0]}];" in src
+    assert re.search(r"kernel_0_row, \d, %dULL," % (1 << (1 + col[0])), src)
