@@ -14,6 +14,7 @@ from kiln.linkers.c.render_blas import render_matmul
 from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.render_shape_ops import SHAPE_RENDERERS
 from kiln.linkers.c.ir_index import IndexKernel
+from kiln.linkers.c.ir_shape_ops import FillKernel, SumToShapeKernel
 from kiln.linkers.c.render_index import render_index
 from kiln.linkers.c.driver import library_reductions, reduction_name
 from kiln.linkers.c.runtime import entry_name
@@ -137,7 +138,8 @@ from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports hel
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
 SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c",
-                            ReduceKernel: "reduce.h"}
+                            ReduceKernel: "reduce.h", IndexKernel: "index_decl.c",
+                            SumToShapeKernel: "shape_decl.c", FillKernel: "shape_decl.c"}
 
 
 #: A kernel's text may start with definitions shared by kernels of the same kind (a reduction

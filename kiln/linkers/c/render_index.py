@@ -27,7 +27,6 @@ def _scalar(o: Operand) -> str:
 def render_index(k: IndexKernel, name: str) -> str:
     """C for one gather/scatter kernel (kiln/c_templates/index.c)."""
     from kiln.linkers.c.render import _comment, template
-    from kiln.linkers.c.render_shape_ops import library_decl
 
     slices = []
     for d, sl in enumerate(k.slices):
@@ -38,7 +37,7 @@ def render_index(k: IndexKernel, name: str) -> str:
                 "0" if stop is None else _scalar(stop), "1" if step is None else _scalar(step))
         slices.append("    " + " ".join(f"sl[{d}][{j}] = {v};" for j, v in enumerate(vals)))
     value = k.out if k.mode == "get" else k.y
-    return library_decl("index_decl.c") + template("index.c").substitute(
+    return template("index.c").substitute(
         label=_comment(k.label), name=name, xnd=k.x_ndim, xnd1=max(k.x_ndim, 1), rnd=len(k.region),
         ni=len(k.indices), bnd=k.block_ndim, mode=_MODE[k.mode], xbuf=k.x.buf, obuf=k.out.buf, vbuf=value.buf,
         ixbufs="".join(f", &B[{o.buf}]" for o in k.indices),

@@ -11,7 +11,7 @@ from kiln.linkers.c.ir_shape_ops import DiagonalKernel, EyeKernel, FillKernel, R
 from kiln.linkers.c.types import CTYPE
 
 __all__ = ["SHAPE_RENDERERS", "render_sum_to_shape", "render_fill", "render_recurrence", "render_diagonal",
-           "render_eye", "section", "library_decl"]
+           "render_eye", "section"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -27,15 +27,6 @@ def section(name: str) -> Template:
     return Template(parts[name])
 
 
-@functools.lru_cache(maxsize=None)
-def library_decl(name: str) -> str:
-    """The declarations of a template file (`shape_decl.c`, `index_decl.c`) as a definition
-    shared by the module's kernels: the pointers to kiln's library functions they call."""
-    from kiln.linkers.c.render import SHARED, SHARED_END, TEMPLATE_DIR
-
-    return SHARED + (TEMPLATE_DIR / name).read_text(encoding="utf-8") + SHARED_END
-
-
 def render_sum_to_shape(k: SumToShapeKernel, name: str) -> str:
     """C for one SumToShape: a call of kiln's library function `kiln_sum_to_shape`
     (kiln/c_templates/shape_lib.c), which decides the summed axes from the shapes at run time.
@@ -49,7 +40,7 @@ def render_sum_to_shape(k: SumToShapeKernel, name: str) -> str:
     from kiln.linkers.c.render import _comment
 
     cand = ", ".join("1" if d in k.axes else "0" for d in range(k.out_ndim)) or "0"
-    return library_decl("shape_decl.c") + (
+    return (
         f"/* {_comment(k.label)} */\n"
         f"static int {name}(kiln_buf *B) {{\n"
         f"    static const int cand[] = {{ {cand} }};   /* 1: output axes that may be summed */\n"
@@ -60,7 +51,7 @@ def render_fill(k: FillKernel, name: str) -> str:
     """C for one Alloc: a call of kiln's library function `kiln_fill_nd` (shape_lib.c)."""
     from kiln.linkers.c.render import _comment
 
-    return library_decl("shape_decl.c") + (
+    return (
         f"/* {_comment(k.label)} */\n"
         f"static int {name}(kiln_buf *B) {{ return kiln_fill_nd(&B[{k.input.buf}], &B[{k.output.buf}]); }}\n")
 
