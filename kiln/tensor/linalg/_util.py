@@ -16,6 +16,7 @@ __all__ = [
     "as_matrix_input",
     "batch_shape",
     "batched",
+    "check_same_dim",
     "diagonal",
     "eye_mask",
     "linalg_error",
@@ -24,6 +25,14 @@ __all__ = [
     "sym_from_triangle",
     "tri_mask",
 ]
+
+def check_same_dim(who: str, a, b, da: int, db: int, what: str) -> None:
+    """Check that dim `da` of a and dim `db` of b agree where both are static (a ValueError
+    saying `what`, with both inputs described)."""
+    x, y = a.type.shape[da], b.type.shape[db]
+    if x is not None and y is not None and x != y:
+        raise ValueError(f"{who}: {what} ({describe(a)}, {describe(b)})")
+
 
 #: NumPy's own error class: ``except numpy.linalg.LinAlgError`` catches kiln's errors too
 LinAlgError = np.linalg.LinAlgError

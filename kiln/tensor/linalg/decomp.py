@@ -16,7 +16,7 @@ import numpy as np
 
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
-from kiln.tensor.linalg._util import as_matrix_input, batched, linalg_error, out_dtype
+from kiln.tensor.linalg._util import as_matrix_input, batched, check_same_dim, linalg_error, out_dtype
 from kiln.tensor.type import TensorType
 
 __all__ = [
@@ -324,13 +324,10 @@ class GeneralizedEigh(_LinalgOp):
         self.lower = bool(lower)
 
     def make_node(self, a, b) -> Apply:
-        from kiln.tensor.basic import describe
-
         a = as_matrix_input("eigvalsh", a, square=True)
         b = as_matrix_input("eigvalsh", b, square=True)
+        check_same_dim("eigvalsh", a, b, -1, -1, "a and b must have the same size")
         n, m = a.type.shape[-1], b.type.shape[-1]
-        if n is not None and m is not None and n != m:
-            raise ValueError(f"eigvalsh: a and b must have the same size, got {describe(a)} and {describe(b)}")
         dt = np.result_type(out_dtype("eigvalsh", a), out_dtype("eigvalsh", b)).name
         batch = a.type.shape[:-2] if a.type.ndim >= b.type.ndim else b.type.shape[:-2]
         size = (n if n is not None else m,)

@@ -20,7 +20,7 @@ from kiln._lazy import scipy_module
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
 from kiln.tensor.basic import as_tensor_variable, describe
-from kiln.tensor.linalg._util import batched
+from kiln.tensor.linalg._util import batched, check_same_dim
 from kiln.tensor.linalg.decomp import _LinalgOp, _out
 
 __all__ = ["LU", "LUFactor", "PivotToPermutations", "Schur", "QZ", "Eig", "Expm", "ExpmFrechet",
@@ -291,9 +291,8 @@ class QZ(_CLinalgOp):
     def make_node(self, a, b) -> Apply:
         a = as_any_matrix("qz", a, square=True)
         b = as_any_matrix("qz", b, square=True)
+        check_same_dim("qz", a, b, -1, -1, "a and b must have the same size")
         n, m = a.type.shape[-1], b.type.shape[-1]
-        if n is not None and m is not None and n != m:
-            raise ValueError(f"qz: a and b must have the same size, got {describe(a)} and {describe(b)}")
         dt = any_dtype("qz", a, b)
         if self.output == "complex":
             dt = _complex_of(dt)

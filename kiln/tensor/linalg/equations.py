@@ -15,19 +15,12 @@ from kiln._lazy import scipy_module
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
 from kiln.tensor.basic import as_tensor_variable, describe
-from kiln.tensor.linalg._util import batch_shape, batched
+from kiln.tensor.linalg._util import batch_shape, batched, check_same_dim
 from kiln.tensor.linalg.decomp import _out
 from kiln.tensor.linalg.decomp_more import _CLinalgOp, any_dtype, as_any_matrix, batch_infer
 
 __all__ = ["SolveSylvester", "SolveDiscreteLyapunov", "SolveDiscreteARE", "LUFactorTridiagonal",
            "SolveLUFactorTridiagonal", "LUSolve"]
-
-
-def _same(who: str, a, b, da: int, db: int, what: str):
-    """Check that dim `da` of a and dim `db` of b agree where both are static."""
-    x, y = a.type.shape[da], b.type.shape[db]
-    if x is not None and y is not None and x != y:
-        raise ValueError(f"{who}: {what} ({describe(a)}, {describe(b)})")
 
 
 def _broadcast_infer(node, input_shapes, core):
@@ -43,8 +36,8 @@ class SolveSylvester(_CLinalgOp):
         a = as_any_matrix("solve_sylvester", a, square=True)
         b = as_any_matrix("solve_sylvester", b, square=True)
         q = as_any_matrix("solve_sylvester", q)
-        _same("solve_sylvester", a, q, -1, -2, "a's size must equal q's number of rows")
-        _same("solve_sylvester", b, q, -1, -1, "b's size must equal q's number of columns")
+        check_same_dim("solve_sylvester", a, q, -1, -2, "a's size must equal q's number of rows")
+        check_same_dim("solve_sylvester", b, q, -1, -1, "b's size must equal q's number of columns")
         m = a.type.shape[-1] if a.type.shape[-1] is not None else q.type.shape[-2]
         n = b.type.shape[-1] if b.type.shape[-1] is not None else q.type.shape[-1]
         shape = batch_shape(a.type.shape[:-2], b.type.shape[:-2], q.type.shape[:-2]) + (m, n)
@@ -80,7 +73,7 @@ class SolveDiscreteLyapunov(_CLinalgOp):
     def make_node(self, a, q) -> Apply:
         a = as_any_matrix("solve_discrete_lyapunov", a, square=True)
         q = as_any_matrix("solve_discrete_lyapunov", q, square=True)
-        _same("solve_discrete_lyapunov", a, q, -1, -1, "a and q must have the same size")
+        check_same_dim("solve_discrete_lyapunov", a, q, -1, -1, "a and q must have the same size")
         n = a.type.shape[-1] if a.type.shape[-1] is not None else q.type.shape[-1]
         shape = batch_shape(a.type.shape[:-2], q.type.shape[:-2]) + (n, n)
         return Apply(self, [a, q], [_out(any_dtype("solve_discrete_lyapunov", a, q), shape)])
@@ -111,9 +104,9 @@ class SolveDiscreteARE(_CLinalgOp):
         b = as_any_matrix(who, b)
         q = as_any_matrix(who, q, square=True)
         r = as_any_matrix(who, r, square=True)
-        _same(who, a, b, -1, -2, "a's size must equal b's number of rows")
-        _same(who, a, q, -1, -1, "a and q must have the same size")
-        _same(who, b, r, -1, -1, "b's number of columns must equal r's size")
+        check_same_dim(who, a, b, -1, -2, "a's size must equal b's number of rows")
+        check_same_dim(who, a, q, -1, -1, "a and q must have the same size")
+        check_same_dim(who, b, r, -1, -1, "b's number of columns must equal r's size")
         m = next((s for s in (a.type.shape[-1], q.type.shape[-1], b.type.shape[-2]) if s is not None), None)
         shape = batch_shape(*[x.type.shape[:-2] for x in (a, b, q, r)]) + (m, m)
         return Apply(self, [a, b, q, r], [_out(any_dtype(who, a, b, q, r), shape)])
