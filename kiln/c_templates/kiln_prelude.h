@@ -180,7 +180,7 @@ static void kiln_fill(char *restrict dst, const char *restrict src, int64_t n, i
 #define KILN_EBIG 5     /* a dimension does not fit BLAS's 32-bit integers */
 #define KILN_EINDEX 6   /* an index is out of bounds (IndexError) */
 #define KILN_LANES 16   /* independent partial results in inner-axis reductions */
-#define KILN_LANE_ITERS 8   /* elements per lane in a block of an inner-axis reduction */
+#define KILN_LANE_ITERS 32   /* elements per lane in a block of an inner-axis reduction */
 
 typedef struct {
     char *data;

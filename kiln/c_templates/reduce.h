@@ -63,6 +63,8 @@ typedef double kiln_t_float64;
 #define KILN_R_NAME_(k, i, o) kiln_reduce_##k##_##i##_##o
 #define KILN_R_PART_(k, i, o) kiln_reduce_part_##k##_##i##_##o
 #define KILN_R_OUTER_(k, i, o) kiln_reduce_outer_##k##_##i##_##o
+#define KILN_R_INNER_(k, i, o) kiln_reduce_inner_##k##_##i##_##o
+#define KILN_R_BLOCK_(k, i, o) kiln_reduce_block_##k##_##i##_##o
 #define KILN_R_KIND_(k, i, o) KILN_R_K_##k
 #define KILN_R_ITYPE_(k, i, o) kiln_t_##i
 #define KILN_R_OTYPE_(k, i, o) kiln_t_##o
