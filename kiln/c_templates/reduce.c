@@ -7,27 +7,8 @@
  * every reduction of this kind and these dtypes shares it. */
 #define KILN_R_IT KILN_R(KILN_R_ITYPE_)
 #define KILN_R_OT KILN_R(KILN_R_OTYPE_)
-#if KILN_R(KILN_R_KIND_) == KILN_R_K_sum
-#define KILN_R_INIT 0
-#define KILN_R_COMBINE(acc, x) acc = (KILN_R_OT)(acc + (KILN_R_OT)(x))
-#elif KILN_R(KILN_R_KIND_) == KILN_R_K_prod
-#define KILN_R_INIT 1
-#define KILN_R_COMBINE(acc, x) acc = (KILN_R_OT)(acc * (KILN_R_OT)(x))
-#elif KILN_R(KILN_R_KIND_) == KILN_R_K_max
-#define KILN_R_INIT KILN_R(KILN_R_LOWEST_)
-#define KILN_R_COMBINE(acc, x) acc = KILN_R(KILN_R_MAX_)(acc, (KILN_R_OT)(x))
-#elif KILN_R(KILN_R_KIND_) == KILN_R_K_min
-#define KILN_R_INIT KILN_R(KILN_R_HIGHEST_)
-#define KILN_R_COMBINE(acc, x) acc = KILN_R(KILN_R_MIN_)(acc, (KILN_R_OT)(x))
-#elif KILN_R(KILN_R_KIND_) == KILN_R_K_any
-#define KILN_R_INIT false
-#define KILN_R_COMBINE(acc, x) acc = acc || ((x) != 0)
-#elif KILN_R(KILN_R_KIND_) == KILN_R_K_all
-#define KILN_R_INIT true
-#define KILN_R_COMBINE(acc, x) acc = acc && ((x) != 0)
-#else
-#error "kiln: unknown reduction kind in KILN_R"
-#endif
+#define KILN_R_INIT KILN_R(KILN_R_INIT_)
+#define KILN_R_COMBINE(acc, x) KILN_R(KILN_R_COMBINE_)(acc, x)
 /* Elements per lane in a block of an inner-axis row (see the summation order below).  Results
  * of max/min/any/all do not depend on the order of combination (they pick an element or are
  * logical), so they skip the blocked pairwise merging that keeps sums accurate: one pass of

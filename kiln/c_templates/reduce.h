@@ -51,6 +51,25 @@ typedef double kiln_t_float64;
 #define KILN_HIGHEST_float32 INFINITY
 #define KILN_HIGHEST_float64 INFINITY
 
+/* Each kind's initial value (from its output dtype's lowest and highest values) and update of
+ * `acc` with `x` (in acc's type; x is read more than once, so it must be a plain value), by
+ * kind: `KILN_INIT_max(KILN_LOWEST_float32, KILN_HIGHEST_float32)`, `KILN_COMBINE_max(acc, x);`.
+ * reduce.c's bodies and the fused reductions (render_fused.py) both use them.  max/min
+ * propagate NaN as kiln_max/kiln_min (gcc vectorizes this form to two independent compares and a
+ * blend; `(acc > x) | (acc != acc)` became dependent compares, 15% slower along axis 1). */
+#define KILN_INIT_sum(lo, hi) 0
+#define KILN_INIT_prod(lo, hi) 1
+#define KILN_INIT_max(lo, hi) lo
+#define KILN_INIT_min(lo, hi) hi
+#define KILN_INIT_any(lo, hi) false
+#define KILN_INIT_all(lo, hi) true
+#define KILN_COMBINE_sum(acc, x) acc = (__typeof__(acc))(acc + (__typeof__(acc))(x))
+#define KILN_COMBINE_prod(acc, x) acc = (__typeof__(acc))(acc * (__typeof__(acc))(x))
+#define KILN_COMBINE_max(acc, x) acc = (acc > (__typeof__(acc))(x) || acc != acc) ? acc : (__typeof__(acc))(x)
+#define KILN_COMBINE_min(acc, x) acc = (acc < (__typeof__(acc))(x) || acc != acc) ? acc : (__typeof__(acc))(x)
+#define KILN_COMBINE_any(acc, x) acc = acc || ((x) != 0)
+#define KILN_COMBINE_all(acc, x) acc = acc && ((x) != 0)
+
 /* the kinds, as numbers for reduce.c's #if */
 #define KILN_R_K_sum 1
 #define KILN_R_K_prod 2
@@ -66,12 +85,10 @@ typedef double kiln_t_float64;
 #define KILN_R_INNER_(k, i, o) kiln_reduce_inner_##k##_##i##_##o
 #define KILN_R_BLOCK_(k, i, o) kiln_reduce_block_##k##_##i##_##o
 #define KILN_R_KIND_(k, i, o) KILN_R_K_##k
+#define KILN_R_INIT_(k, i, o) KILN_INIT_##k(KILN_LOWEST_##o, KILN_HIGHEST_##o)
+#define KILN_R_COMBINE_(k, i, o) KILN_COMBINE_##k
 #define KILN_R_ITYPE_(k, i, o) kiln_t_##i
 #define KILN_R_OTYPE_(k, i, o) kiln_t_##o
-#define KILN_R_LOWEST_(k, i, o) KILN_LOWEST_##o
-#define KILN_R_HIGHEST_(k, i, o) KILN_HIGHEST_##o
-#define KILN_R_MAX_(k, i, o) kiln_max_##o
-#define KILN_R_MIN_(k, i, o) kiln_min_##o
 
 /* One reduction digested by its body for the parts that run it (one per chunk of outer rows) */
 typedef struct {

@@ -76,32 +76,6 @@ def _render_loop(k: LoopKernel, name: str) -> str:
         scalars=f"{sum(1 << (nout + j) for j in range(len(ins)) if scalar[j])}ULL")
 
 
-_LIMITS = {"int8": ("INT8_MIN", "INT8_MAX"), "int16": ("INT16_MIN", "INT16_MAX"),
-           "int32": ("INT32_MIN", "INT32_MAX"), "int64": ("INT64_MIN", "INT64_MAX"),
-           "uint8": ("0", "UINT8_MAX"), "uint16": ("0", "UINT16_MAX"), "uint32": ("0", "UINT32_MAX"),
-           "uint64": ("0", "UINT64_MAX"), "float32": ("-INFINITY", "INFINITY"),
-           "float64": ("-INFINITY", "INFINITY"), "bool": ("false", "true")}
-
-
-def _reduce_parts(kind: str, o: str) -> tuple[str, str]:
-    """(initial value, statement updating `acc` with `x`) of a reduction into dtype o (for
-    fused reductions, render_fused.py; reduce.c's bodies have theirs as C macros, reduce.h)."""
-    t = CTYPE[o]
-    if kind == "sum":
-        return "0", f"acc = ({t})(acc + ({t})x);"
-    if kind == "prod":
-        return "1", f"acc = ({t})(acc * ({t})x);"
-    if kind == "max":
-        return _LIMITS[o][0], f"acc = kiln_max_{o}(acc, ({t})x);"
-    if kind == "min":
-        return _LIMITS[o][1], f"acc = kiln_min_{o}(acc, ({t})x);"
-    if kind == "any":
-        return "false", "acc = acc || (x != 0);"
-    if kind == "all":
-        return "true", "acc = acc && (x != 0);"
-    raise ValueError(f"unknown reduction {kind!r}")
-
-
 @functools.lru_cache(maxsize=None)
 def _text(name: str) -> str:
     """A file of kiln/c_templates as it is (C text instantiated by the preprocessor, no `$`)."""
@@ -138,7 +112,7 @@ from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports hel
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
 SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c",
-                            ReduceKernel: "reduce.h", IndexKernel: "index_decl.c",
+                            ReduceKernel: "reduce.h", FusedReduceKernel: "reduce.h", IndexKernel: "index_decl.c",
                             SumToShapeKernel: "shape_decl.c", FillKernel: "shape_decl.c"}
 
 

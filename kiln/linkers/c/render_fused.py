@@ -79,17 +79,12 @@ def _emit(chunks: list[tuple], nb: str) -> list[str]:
     return out
 
 
-def _combine(kind: str, dtype: str) -> tuple[str, str]:
-    """(initial value, statement updating `acc` with `x`); max/min without short-circuit
-    operators (NaN-propagating like kiln_max/kiln_min) so gcc if-converts and vectorizes them."""
-    from kiln.linkers.c.render import _reduce_parts   # render.py imports this module
-
-    init, combine = _reduce_parts(kind, dtype)
-    t = CTYPE[dtype]
-    if kind in ("max", "min") and dtype in ("float32", "float64"):
-        cmp = ">" if kind == "max" else "<"
-        combine = f"acc = ((acc {cmp} ({t})x) | (acc != acc)) ? acc : ({t})x;"
-    return init, combine
+def _reduce_parts(kind: str, o: str) -> tuple[str, str]:
+    """(initial value, statement updating `acc` with `x`) of a reduction into dtype o: reduce.h's
+    macros, which reduce.c's bodies use too (so these kernels need reduce.h, render.SUPPORT)."""
+    if kind not in ("sum", "prod", "max", "min", "any", "all"):
+        raise ValueError(f"unknown reduction {kind!r}")
+    return f"KILN_INIT_{kind}(KILN_LOWEST_{o}, KILN_HIGHEST_{o})", f"KILN_COMBINE_{kind}(acc, x);"
 
 
 class _Renderer:
@@ -153,7 +148,7 @@ class _Renderer:
                 "    }", "}"]
 
     def reduce(self, r: FReduce, ctx: _Ctx) -> list[str]:
-        init, combine = _combine(r.kind, r.dtype)
+        init, combine = _reduce_parts(r.kind, r.dtype)
         t, at = CTYPE[r.dtype], CTYPE[r.arg_dtype]
         if r.lane or r.partial:
             acc = r.name if r.lane else r.name + "_p"
