@@ -60,7 +60,7 @@ def _driver_ext():
                       # the included files: an edit of any of them rebuilds the library
                       depends=[f"kiln/c_templates/{name}" for name in (
                           "kiln_prelude.h", "elemwise.c", "reduce.h", "reduce.c", "index_decl.c", "index_lib.c",
-                          "shape_decl.c", "shape_lib.c")],
+                          "shape_decl.c", "shape_lib.c", "matvec_lib.c")],
                       extra_compile_args=["-O2", "-ftree-vectorize", "-fvect-cost-model=cheap", "-std=gnu11",
                                           "-fwrapv", "-ffp-contract=off", "-fno-math-errno", *omp,
                                           *_native_flags()],

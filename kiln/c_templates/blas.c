@@ -13,6 +13,9 @@ typedef void (*kiln_gemv_float32_t)(char *, int *, int *, float *, float *, int 
                                     float *, int *);
 typedef void (*kiln_gemv_float64_t)(char *, int *, int *, double *, double *, int *, double *, int *, double *,
                                     double *, int *);
+/* kiln's library's MatVecPair (matvec_lib.c): y1 = A x1, y2 = A x2 for row-contiguous A */
+typedef int (*kiln_matvec2_fn)(int64_t m, int64_t n, const void *A, int64_t lda, const void *x1, const void *x2,
+                               void *y1, void *y2, int nt, int64_t par_min);
 typedef float (*kiln_dot_float32_t)(int *, float *, int *, float *, int *);
 typedef double (*kiln_dot_float64_t)(int *, double *, int *, double *, int *);
 

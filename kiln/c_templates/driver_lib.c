@@ -68,6 +68,7 @@
 #include "index_lib.c"   /* kiln: defines kiln_index */
 #include "shape_decl.c"
 #include "shape_lib.c"   /* kiln: defines kiln_sum_to_shape kiln_fill_nd */
+#include "matvec_lib.c"   /* kiln: defines kiln_matvec2_float64 kiln_matvec2_float32 */
 
 /* the descriptor layout this library was built for (checked against the runtime's) */
 __attribute__((visibility("default"))) int64_t kiln_driver_desc_size(void) { return (int64_t)sizeof(kiln_buf); }

@@ -61,6 +61,10 @@ def _register_standard() -> None:
 
     # after elementwise fusion (graph rewriters run in registration order): see reduce_fusion.py
     GLOBAL_DB.register(fuse_reductions, phase="fusion", tags=("fusion",))
+    from kiln.rewrites.matvec_pair import pair_matvecs
+
+    # after reduction fusion, which folds some products (E @ b of a computed E) into its loops
+    GLOBAL_DB.register(pair_matvecs, phase="fusion", tags=("fusion",))
     GLOBAL_DB.register(inplace_elemwise, phase="inplace")
 
     class _FinalMerge(type(merge)):

@@ -17,7 +17,7 @@ from kiln.tensor.basic import as_tensor_variable
 from kiln.tensor.elemwise import broadcast_static_shapes
 from kiln.tensor.type import TensorType
 
-__all__ = ["Gemm", "Gemv", "gemm", "gemv"]
+__all__ = ["Gemm", "Gemv", "MatVecPair", "gemm", "gemv", "matvec_pair"]
 
 
 class _ScaledProductAdd(Op):
@@ -85,3 +85,34 @@ class Gemv(_ScaledProductAdd):
 
 gemm = Gemm()
 gemv = Gemv()
+
+
+class MatVecPair(Op):
+    """(A @ x, A @ y) for one matrix A and two vectors x, y of its dtype (float32/float64).
+
+    Made by the `matvec_pair` rule (kiln/rewrites/matvec_pair.py) from two independent
+    matrix-vector products of the same matrix, as a Hessian-vector product has (A x and A v):
+    the C linker computes both in one pass over A, which BLAS reads once per product (a gemm
+    with two columns is slower still).  `perform` is the two products."""
+
+    __props__ = ()
+
+    def make_node(self, a, x, y) -> Apply:
+        a, x, y = map(as_tensor_variable, (a, x, y))
+        if a.ndim != 2 or x.ndim != 1 or y.ndim != 1:
+            raise TypeError(f"MatVecPair: expected a matrix and two vectors, got {a.type}, {x.type}, {y.type}")
+        if len({a.dtype, x.dtype, y.dtype}) != 1 or a.dtype not in ("float32", "float64"):
+            raise TypeError(f"MatVecPair: all inputs must share one float dtype, got "
+                            f"{sorted({a.dtype, x.dtype, y.dtype})}")
+        return Apply(self, [a, x, y], [TensorType(a.dtype, a.type.shape[:1])() for _ in range(2)])
+
+    def perform(self, node, inputs, output_storage):
+        a, x, y = inputs
+        output_storage[0][0] = np.dot(a, x)
+        output_storage[1][0] = np.dot(a, y)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [tuple(input_shapes[0][:1])] * 2
+
+
+matvec_pair = MatVecPair()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "SliceKernel", "JoinKernel", "Segment"]
+__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "MatVecPairKernel", "SliceKernel", "JoinKernel", "Segment"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,19 @@ class MatMulKernel:
     c: Operand | None = None
     alpha: Operand | None = None
     beta: Operand | None = None
+
+
+@dataclass(frozen=True)
+class MatVecPairKernel:
+    """out1 = a @ x1 and out2 = a @ x2 (MatVecPair): a matrix and two vectors of one float
+    dtype, in one pass over the matrix."""
+
+    label: str
+    out1: Operand
+    out2: Operand
+    a: Operand
+    x1: Operand
+    x2: Operand
 
 
 @dataclass(frozen=True)

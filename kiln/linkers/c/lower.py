@@ -11,11 +11,11 @@ from typing import Callable
 import numpy as np
 
 from kiln.graph.basic import Apply, Constant, Variable
-from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, Operand, ReduceKernel, SliceKernel
+from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, MatVecPairKernel, Operand, ReduceKernel, SliceKernel
 from kiln.linkers.c.scalar_c import c_literal, scalar_c_block
 from kiln.linkers.c.types import CTYPE, supported
 from kiln.tensor import reduction as red
-from kiln.rewrites.blas_ops import Gemm, Gemv
+from kiln.rewrites.blas_ops import Gemm, Gemv, MatVecPair
 from kiln.tensor.blas import Dot, MatMul
 from kiln.tensor.elemwise import DimShuffle, Elemwise
 from kiln.tensor.extra_ops import CumOp
@@ -104,6 +104,16 @@ def _lower_product(node: Apply, buf: Callable[[Variable], int]) -> MatMulKernel 
                         Operand(buf(beta), dt))
 
 
+def _lower_matvec_pair(node: Apply, buf: Callable[[Variable], int]) -> MatVecPairKernel | None:
+    """MatVecPair(A, x1, x2): one pass over A (kiln's library), BLAS for other layouts."""
+    if not all(_tensor_ok(v) for v in (*node.inputs, *node.outputs)):
+        return None
+    (a, x1, x2), (y1, y2) = node.inputs, node.outputs
+    dt = a.type.dtype
+    return MatVecPairKernel(str(node.op), Operand(buf(y1), dt), Operand(buf(y2), dt), Operand(buf(a), dt),
+                            Operand(buf(x1), dt), Operand(buf(x2), dt))
+
+
 def _lower_softmax(node: Apply, buf: Callable[[Variable], int]) -> SliceKernel | None:
     """Softmax/LogSoftmax over any axes, float32/float64 output (float16 stays on perform)."""
     (x,), (out,) = node.inputs, node.outputs
@@ -145,7 +155,7 @@ def _lower_cumop(node: Apply, buf: Callable[[Variable], int]) -> SliceKernel | N
 
 
 LOWERINGS: dict[type, Lowering] = {Elemwise: _lower_elemwise, Dot: _lower_product, MatMul: _lower_product,
-                                   Gemm: _lower_product, Gemv: _lower_product,
+                                   Gemm: _lower_product, Gemv: _lower_product, MatVecPair: _lower_matvec_pair,
                                    Softmax: _lower_softmax, LogSoftmax: _lower_softmax,
                                    red.Argmax: _lower_argext, red.Argmin: _lower_argext, Join: _lower_join,
                                    CumOp: _lower_cumop}

@@ -8,9 +8,9 @@ from pathlib import Path
 from string import Template
 from typing import Callable
 
-from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, ReduceKernel, Segment, SliceKernel
+from kiln.linkers.c.ir import JoinKernel, LoopKernel, MatMulKernel, MatVecPairKernel, ReduceKernel, Segment, SliceKernel
 from kiln.linkers.c.ir_fused import FusedReduceKernel
-from kiln.linkers.c.render_blas import render_matmul
+from kiln.linkers.c.render_blas import render_matmul, render_matvec_pair
 from kiln.linkers.c.render_slice import render_join, render_slice
 from kiln.linkers.c.render_shape_ops import SHAPE_RENDERERS
 from kiln.linkers.c.ir_index import IndexKernel
@@ -104,14 +104,15 @@ def _render_reduce(k: ReduceKernel, name: str) -> str:
 
 #: kernel IR class -> C renderer (a CUDA renderer table will sit beside this one)
 RENDERERS: dict[type, Callable] = {LoopKernel: _render_loop, ReduceKernel: _render_reduce,
-                                   MatMulKernel: render_matmul, SliceKernel: render_slice,
+                                   MatMulKernel: render_matmul, MatVecPairKernel: render_matvec_pair,
+                                   SliceKernel: render_slice,
                                    JoinKernel: render_join, **SHAPE_RENDERERS}
 RENDERERS[IndexKernel] = render_index   # gather/scatter (AdvancedSubtensor, IncSubtensor, ...)
 from kiln.linkers.c.render_fused import render_fused  # noqa: E402  (imports helpers from here)
 
 RENDERERS[FusedReduceKernel] = render_fused   # fused elementwise + (nested) reductions
 #: kernel IR classes whose C needs a support template (included once per module)
-SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", LoopKernel: "elemwise_decl.c",
+SUPPORT: dict[type, str] = {MatMulKernel: "blas.c", MatVecPairKernel: "blas.c", LoopKernel: "elemwise_decl.c",
                             ReduceKernel: "reduce.h", FusedReduceKernel: "reduce.h", IndexKernel: "index_decl.c",
                             SumToShapeKernel: "shape_decl.c", FillKernel: "shape_decl.c"}
 

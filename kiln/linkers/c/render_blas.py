@@ -2,10 +2,10 @@
 runtime hands the module at load time (kiln/c_templates/blas.c)."""
 from __future__ import annotations
 
-from kiln.linkers.c.ir import MatMulKernel
+from kiln.linkers.c.ir import MatMulKernel, MatVecPairKernel
 from kiln.linkers.c.types import CTYPE
 
-__all__ = ["render_matmul"]
+__all__ = ["render_matmul", "render_matvec_pair"]
 
 
 def _comment(text: str) -> str:
@@ -103,3 +103,30 @@ def render_matmul(k: MatMulKernel, name: str) -> str:
     L.append("    return 0;")
     L.append("}")
     return "\n".join(L)
+
+
+def render_matvec_pair(k: MatVecPairKernel, name: str) -> str:
+    """C for MatVecPair: kiln's library's one pass over A (matvec_lib.c, a `kiln: import`
+    declared as a shared definition) when A's rows and the vectors are contiguous, else two
+    products through BLAS (kiln_mm, blas.c)."""
+    from kiln.linkers.c.render import IMPORT, SHARED, SHARED_END   # render.py imports this module
+
+    t, dt = CTYPE[k.a.dtype], k.a.dtype
+    fn = f"kiln_matvec2_{dt}"
+    return "\n".join([
+        f"{SHARED}static kiln_matvec2_fn {fn};   {IMPORT}\n{SHARED_END}/* {_comment(k.label)} */",
+        f"static int {name}(kiln_buf *B) {{",
+        f"    const kiln_buf *a = &B[{k.a.buf}], *x1 = &B[{k.x1.buf}], *x2 = &B[{k.x2.buf}];",
+        f"    kiln_buf *y1 = &B[{k.out1.buf}], *y2 = &B[{k.out2.buf}];",
+        f"    const int64_t z = (int64_t)sizeof({t}), m = a->shape[0], n = a->shape[1];",
+        "    if (x1->shape[0] != n || x2->shape[0] != n || y1->shape[0] != m || y2->shape[0] != m) return KILN_ESHAPE;",
+        "    if (!kiln_is_contig(y1, 1, z) || !kiln_is_contig(y2, 1, z)) return KILN_ELAYOUT;",
+        "    if ((a->strides[1] == z || n <= 1) && a->strides[0] % z == 0 && (x1->strides[0] == z || n <= 1)",
+        "            && (x2->strides[0] == z || n <= 1))",
+        f"        return {fn}(m, n, a->data, a->strides[0] / z, x1->data, x2->data, y1->data, y2->data, "
+        "KILN_NT, KILN_PAR_MIN);",
+        f"    const int rc = kiln_mm_{dt}(m, 1, n, ({t})1, a->data, a->strides[0], a->strides[1], x1->data, "
+        "x1->strides[0], 0, (" + t + " *)y1->data, 0);",
+        f"    return rc ? rc : kiln_mm_{dt}(m, 1, n, ({t})1, a->data, a->strides[0], a->strides[1], x2->data, "
+        "x2->strides[0], 0, (" + t + " *)y2->data, 0);",
+        "}"])

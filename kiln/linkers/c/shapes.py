@@ -16,7 +16,7 @@ import numpy as np
 
 from kiln.graph.basic import Apply
 from kiln.linkers.python import describe_node
-from kiln.rewrites.blas_ops import Gemm, Gemv
+from kiln.rewrites.blas_ops import Gemm, Gemv, MatVecPair
 from kiln.tensor import reduction as red
 from kiln.tensor.blas import Dot, MatMul
 from kiln.tensor.elemwise import Elemwise
@@ -103,9 +103,19 @@ def _shapes_join(node: Apply, shapes: list[tuple], args: list) -> tuple:
     return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
 
 
+def _shapes_matvec_pair(node: Apply, shapes: list[tuple], args: list) -> tuple:
+    """MatVecPair(A, x1, x2): both outputs have A's row count; x1 and x2 its column count."""
+    a, x1, x2 = shapes
+    for x in (x1, x2):
+        if x[0] != a[1]:
+            raise ValueError(f"{node.op}: shapes {a} and {x} not aligned: {a[1]} (dim 1) != {x[0]} (dim 0) "
+                             f"(in {describe_node(node)})")
+    return a[:1]
+
+
 SHAPE_RULES: dict[type, ShapeRule] = {
     Elemwise: _shapes_elemwise, Dot: _shapes_product, MatMul: _shapes_product, Gemm: _shapes_gemm,
-    Gemv: _shapes_gemm, Softmax: _shapes_same, LogSoftmax: _shapes_same, CumOp: _shapes_same,
+    Gemv: _shapes_gemm, MatVecPair: _shapes_matvec_pair, Softmax: _shapes_same, LogSoftmax: _shapes_same, CumOp: _shapes_same,
     red.Argmax: _shapes_argext, red.Argmin: _shapes_argext, Join: _shapes_join,
     **{cls: _shapes_reduce for cls in (red.Sum, red.Prod, red.Max, red.Min, red.Any, red.All)},
 }
