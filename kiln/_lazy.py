@@ -55,11 +55,20 @@ def _extension_file(package_dir: Path, name: str) -> Path | None:
 
 
 def _load_extension(full: str, path: Path) -> Any:
+    """Load the extension at `path` as module `full` the way the import system does: under the
+    module's import lock, registered in sys.modules (marked initializing) before its body runs.
+    A Cython extension module exists once per process, so another thread importing it at the
+    same moment (SciPy's own `import scipy.linalg`, whose modules cimport cython_lapack) must
+    wait for its body instead of getting the half-made module (a 1-in-5 race in the
+    four-thread test, before)."""
     import importlib.machinery
     import importlib.util
 
     loader = importlib.machinery.ExtensionFileLoader(full, str(path))
     spec = importlib.util.spec_from_file_location(full, str(path), loader=loader)
+    load = getattr(getattr(importlib, "_bootstrap", None), "_load", None)   # CPython's own, 3.4+
+    if load is not None:
+        return load(spec)
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     sys.modules[full] = mod
