@@ -177,7 +177,13 @@ def _dim_key(v: Variable, d: int, memo: dict, depth: int) -> Any:
         a, b = o.inputs
         if a.type.ndim == 2 and b.type.ndim == 2:
             return dim_key(a, 0, memo, depth + 1) if d == 0 else dim_key(b, 1, memo, depth + 1)
+        if a.type.ndim == 2 and b.type.ndim == 1:   # matrix @ vector: A's rows
+            return dim_key(a, 0, memo, depth + 1)
+        if a.type.ndim == 1 and b.type.ndim == 2:   # vector @ matrix: B's columns
+            return dim_key(b, 1, memo, depth + 1)
         return opaque
+    if type(op).__name__ == "MatVecPair":   # (A @ x, A @ y): A's rows
+        return dim_key(o.inputs[0], 0, memo, depth + 1)
     if type(op).__name__ in ("Gemm", "Gemv"):
         # beta * C + alpha * dot(A, B): the broadcast of C and the product
         c, _, a, b, _ = o.inputs

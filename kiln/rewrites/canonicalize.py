@@ -374,6 +374,18 @@ def remove_true_checks(fgraph, node):
     return [x] if not left else [node.op(x, *left)]
 
 
+def _cond_keeps_shape(env, node) -> bool:
+    """switch(c, x, x) is x when c cannot broadcast x to a larger shape: every static length of
+    c is 1 (0-d included) and c has no more axes than x."""
+    c, x = env["c"], env["x"]
+    return c.type.ndim <= x.type.ndim and all(s == 1 for s in c.type.shape) and node.outputs[0].type == x.type
+
+
+#: switch(c, x, x) -> x (PyTensor's local_useless_switch, for the case of equal branches): the
+#: gradient of a broadcast leaves switch(eq(n, 1), n, n) in shape graphs
+switch_same = pattern_rule((kt.switch, "c", "x", "x"), "x", guard=_cond_keeps_shape, name="switch_same")
+
+
 RULES = [
     (constant_folding, ("fast_compile", "constant_folding")),
     (remove_true_checks, ("fast_compile",)),
@@ -381,7 +393,7 @@ RULES = [
     (matmul_to_dot, ("blas",)),
     (add_zero, ()), (mul_one, ()), (flatten_add_mul, ()), (collect_constants, ()),
     (sub_zero, ()), (sub_self, ()), (div_self, ()), (neg_neg, ()), (sub_neg, ()), (add_neg, ()), (neg_sub, ()),
-    (mul_minus_one, ()), (exp_log, ("unsafe_nan",)), (log_exp, ()),
+    (mul_minus_one, ()), (switch_same, ()), (exp_log, ("unsafe_nan",)), (log_exp, ()),
     (dimshuffle_dimshuffle, ()), (useless_dimshuffle, ()), (reshape_reshape, ()),
     (useless_reshape, ()), (useless_cast, ()), (sum_of_alloc, ()),
     (shape_i_of_op, ("shape",)), (shape_to_lengths, ("shape",)),

@@ -207,6 +207,10 @@ def test_dim_keys():
     assert dim_key(kt.exp(x) + y, 0) != dim_key(x, 0)
     assert dim_key(x + s, 1) == 4 and dim_key(x.dimshuffle("x", 0, 1), 0) == 1
     assert dim_key(kt.dot(x, y), 1) == dim_key(y, 1)
+    v = kt.vector("v")
+    assert dim_key(kt.dot(x, v), 0) == dim_key(x, 0) and dim_key(kt.dot(v, y), 0) == dim_key(y, 1)
+    from kiln.rewrites.blas_ops import matvec_pair
+    assert all(dim_key(o, 0) == dim_key(x, 0) for o in matvec_pair(x, v, v))
     t3 = kt.tensor3("t")
     assert dim_key(kt.sum(t3, axis=1), 1) == dim_key(t3, 2)
     assert dim_key(kt.max(t3, axis=(0, 2), keepdims=True), 1) == dim_key(t3, 1)
