@@ -305,3 +305,30 @@ def _lstsq_jvp(node, tangents):
         u, _, vh = SVD(False, True)(a)
         ds = km.sum(u * matmul(ta, mT(vh)), axis=-2)
     return [dx, dres, ZERO, ds]
+
+
+# -- generalized symmetric eigenproblem: eigh(a, b) ---------------------------------------------
+# a V = b V W with V^T b V = I.  Writing dV = V C and P_a = V^T da V, P_b = V^T db V:
+#   W C - C W = P_b W - P_a + dW         (V^T of the differentiated equation; V^T a V = W)
+#   C + C^T = -P_b                       (the differentiated normalization)
+# so with Q = P_a - P_b W (Q_ij = P_a_ij - w_j P_b_ij):
+#   dw_i = Q_ii,   C_ij = Q_ij / (w_j - w_i) (i != j),   C_ii = -P_b_ii / 2.
+# As for Eigh, equal eigenvalues give an infinite F entry (the derivative does not exist there).
+
+@register_jvp(GeneralizedEigh)
+def _generalized_eigh_jvp(node, tangents):
+    ta, tb = tangents
+    w, v = node.outputs
+    lower = node.op.lower
+    vT = mT(v)
+    q = pb = None
+    if not is_zero(ta):
+        q = matmul(matmul(vT, sym_from_triangle(ta, lower)), v)
+    if not is_zero(tb):
+        pb = matmul(matmul(vT, sym_from_triangle(tb, lower)), v)
+        q = -pb * _col(w) if q is None else q - pb * _col(w)
+    i = eye_mask(q)
+    f = (1.0 - i) / (_col(w) - _row(w) + i)   # F[i, j] = 1 / (w_j - w_i), 0 on the diagonal
+    c = f * q if pb is None else f * q - 0.5 * (i * pb)
+    return [diagonal(q), matmul(v, c)]
+# -- end of generalized eigh ---------------------------------------------------------------------

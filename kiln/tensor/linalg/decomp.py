@@ -16,7 +16,7 @@ import numpy as np
 
 from kiln.graph.basic import Apply
 from kiln.graph.op import Op
-from kiln.tensor.linalg._util import as_matrix_input, batched, check_same_dim, linalg_error, out_dtype
+from kiln.tensor.linalg._util import as_matrix_input, batch_shape, batched, check_same_dim, linalg_error, out_dtype
 from kiln.tensor.type import TensorType
 
 __all__ = [
@@ -316,6 +316,10 @@ class GeneralizedEigh(_LinalgOp):
     """scipy.linalg.eigh(a, b, lower=lower): eigenvalues w (ascending) and eigenvectors v of
     a v = w b v with `a` symmetric and `b` symmetric positive definite, each read from its
     lower (or upper) triangle; v is b-orthonormal (v^T b v = I).  Stacked matrices broadcast.
+    Differentiable in a and b, both outputs (jvp rule in kiln/gradient/rules/linalg.py, so
+    grad/Rop/hessian work): dw_i = v_i^T (da - w_i db) v_i and dV = V (F o (V^T da V -
+    V^T db V diag(w)) - diag(V^T db V) / 2), F_ij = 1 / (w_j - w_i); the tangents are taken
+    along the symmetric matrices built from the triangles read (PyTensor's convention).
     Derivatives assume distinct eigenvalues.  C: not yet (perform: LAPACK through SciPy)."""
 
     __props__ = ("lower",)
@@ -329,7 +333,7 @@ class GeneralizedEigh(_LinalgOp):
         check_same_dim("eigvalsh", a, b, -1, -1, "a and b must have the same size")
         n, m = a.type.shape[-1], b.type.shape[-1]
         dt = np.result_type(out_dtype("eigvalsh", a), out_dtype("eigvalsh", b)).name
-        batch = a.type.shape[:-2] if a.type.ndim >= b.type.ndim else b.type.shape[:-2]
+        batch = batch_shape(a.type.shape[:-2], b.type.shape[:-2])
         size = (n if n is not None else m,)
         return Apply(self, [a, b], [_out(dt, batch + size), _out(dt, batch + size * 2)])
 
@@ -343,8 +347,11 @@ class GeneralizedEigh(_LinalgOp):
         from kiln.tensor.shape import broadcast_shape_symbolic
 
         sa, sb = tuple(input_shapes[0]), tuple(input_shapes[1])
-        batch = broadcast_shape_symbolic([sa[:-2], sb[:-2]],
-                                         [node.inputs[0].type.shape[:-2], node.inputs[1].type.shape[:-2]])
+        nb = max(len(sa), len(sb)) - 2
+        # a and b may differ in batch rank (a stack of a's with one b): pad with 1s, as NumPy
+        pad = lambda s: (1,) * (nb - len(s) + 2) + tuple(s[:-2])  # noqa: E731
+        batch = broadcast_shape_symbolic([pad(sa), pad(sb)],
+                                         [pad(node.inputs[0].type.shape), pad(node.inputs[1].type.shape)])
         return [tuple(batch) + sa[-1:], tuple(batch) + sa[-2:]]
 
 
