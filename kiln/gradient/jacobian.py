@@ -6,7 +6,8 @@ vector (forward-over-reverse).  Both build the product once, as an inner graph o
 `Map`, which evaluates it for every row of an identity matrix (no graph per entry, so
 sizes may be symbolic).  With `vectorize=True` and a statically sized expression,
 jacobian instead unrolls one product per entry into the graph itself, where rewrites
-can merge and fuse them.
+can merge and fuse them.  Map has derivative rules (kiln/gradient/rules/map.py), so
+Jacobians and Hessians can be differentiated again, in forward or reverse mode.
 """
 from __future__ import annotations
 
@@ -22,35 +23,169 @@ __all__ = ["Map", "jacobian", "hessian", "hessian_vector_product"]
 
 
 class Map(InnerGraphOp):
-    """Map(inner_inputs, inner_outputs): outer inputs are (sequence, *others); the inner
-    graph runs once per entry of the sequence (its first axis) and outputs are stacked."""
+    """Map(inner_inputs, inner_outputs, n_seqs=1): the outer inputs are (*sequences, *others);
+    the inner graph runs once per entry of the sequences (their first axis, walked together)
+    and its outputs are stacked along a new first axis.
 
-    def make_node(self, seq: Any, *others: Any) -> Apply:
+    `linear` lists the outer inputs the op is linear in (set on the tangent maps the gradient
+    builds; see kiln/gradient/rules/map.py) and `tangent_of` pairs each such inner input with
+    the inner primal input of its shape.  An empty sequence gives empty (0, ...) outputs when
+    the inner outputs' shapes follow from the inputs' shapes.
+
+    >>> import numpy as np, kiln.tensor as kt
+    >>> r, c = kt.vector("r"), kt.scalar("c")
+    >>> m = Map([r, c], [r.sum() * c])
+    >>> m(kt.constant(np.arange(6.0).reshape(3, 2)), 2.0).eval()
+    array([ 2., 10., 18.])
+    """
+
+    __props__ = ("signature", "n_seqs", "linear", "tangent_of")
+    _derived_attrs = ("_runner", "_shape_fn")
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable], name: str | None = None, *,
+                 n_seqs: int = 1, linear: Sequence[int] = (), tangent_of: Sequence[tuple[int, int]] = ()):
+        super().__init__(inputs, outputs, name=name)
+        if not 1 <= int(n_seqs) <= len(self.inner_inputs):
+            raise ValueError(f"Map: n_seqs={n_seqs} with {len(self.inner_inputs)} inner inputs")
+        self.n_seqs = int(n_seqs)
+        self.linear = tuple(sorted(int(i) for i in linear))
+        self.tangent_of = tuple((int(a), int(b)) for a, b in tangent_of)
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in (("n_seqs", 1), ("linear", ()), ("tangent_of", ()), ("_shape_fn", None)):
+            state.setdefault(k, v)   # pickled before Map had them
+        super().__setstate__(state)
+
+    def make_node(self, *args: Any) -> Apply:
         from kiln.tensor.basic import as_tensor_variable
 
-        seq = as_tensor_variable(seq)
-        first = self.inner_inputs[0]
-        if seq.ndim != first.type.ndim + 1:
-            raise TypeError(f"Map: the sequence must have {first.type.ndim + 1} dims, got {seq.ndim}")
-        inner = super().make_node(seq[0], *others)
-        outs = [TensorType(o.type.dtype, (seq.type.shape[0],) + o.type.shape)() for o in self.inner_outputs]
-        return Apply(self, [seq] + inner.inputs[1:], outs)
+        ns = self.n_seqs
+        if len(args) != len(self.inner_inputs):
+            raise TypeError(f"{self}: expected {len(self.inner_inputs)} inputs, got {len(args)}")
+        seqs = []
+        for k, (s, inner) in enumerate(zip(args[:ns], self.inner_inputs)):
+            s = as_tensor_variable(s)
+            if s.ndim != inner.type.ndim + 1:
+                raise TypeError(f"{self}: sequence {k} must have {inner.type.ndim + 1} dims, got {s.ndim}")
+            conv = TensorType(inner.type.dtype, (s.type.shape[0],) + tuple(inner.type.shape)).convert_variable(s)
+            if conv is None:
+                raise TypeError(f"{self}: sequence {k} has type {s.type}, whose entries do not fit {inner.type}")
+            seqs.append(conv)
+        others = InnerGraphOp.make_node(self, *[i.type() for i in self.inner_inputs[:ns]], *args[ns:]).inputs[ns:]
+        n = next((s.type.shape[0] for s in seqs if s.type.shape[0] is not None), None)
+        outs = [TensorType(o.type.dtype, (n,) + tuple(o.type.shape))() for o in self.inner_outputs]
+        return Apply(self, seqs + list(others), outs)
 
     def perform(self, node, inputs, output_storage):
+        ns = self.n_seqs
+        seqs, others = inputs[:ns], list(inputs[ns:])
+        n = len(seqs[0])
+        for k, s in enumerate(seqs[1:], 1):
+            if len(s) != n:
+                raise ValueError(f"{self}: sequence {k} has {len(s)} entries, sequence 0 has {n}")
+        if n == 0:
+            shapes = self._entry_shapes(seqs, others)
+            for store, out, shp in zip(output_storage, node.outputs, shapes):
+                store[0] = np.empty((0,) + shp, dtype=out.type.dtype)
+            return
         if self._runner is None:
             from kiln.linkers.python import PythonLinker
 
             self._runner = PythonLinker().make_runner(self.fgraph)
-        seq, *others = inputs
-        rows = [self._runner([s] + list(others)) for s in seq]
-        for k, (store, out) in enumerate(zip(output_storage, node.outputs)):
-            if rows:
-                store[0] = np.stack([np.asarray(r[k]) for r in rows]).astype(out.type.dtype, copy=False)
-            else:
-                raise ValueError(f"{self}: empty sequence (a jacobian of an empty expression)")
+        results = None
+        for i in range(n):
+            row = self._runner([s[i] for s in seqs] + others)
+            if results is None:   # the first entry fixes the shapes: fill preallocated outputs
+                results = [np.empty((n,) + np.shape(r), dtype=out.type.dtype) for r, out in zip(row, node.outputs)]
+            for k, (res, r) in enumerate(zip(results, row)):
+                if np.shape(r) != res.shape[1:]:
+                    raise ValueError(f"{self}: output {k} has shape {np.shape(r)} for entry {i} but "
+                                     f"{res.shape[1:]} for entry 0; the entries must agree to be stacked")
+                res[i] = r
+        for store, res in zip(output_storage, results):
+            store[0] = res
+
+    def _entry_shapes(self, seqs: Sequence[Any], others: Sequence[Any]) -> list[tuple]:
+        """The shape of one entry of each output, for an empty sequence: the inner graph's shapes
+        computed from the inputs' shapes (and the other inputs' values where a shape needs them)."""
+        if self._shape_fn is None:
+            self._shape_fn = _entry_shape_fn(self)
+        fn, why = self._shape_fn
+        if fn is None:
+            raise ValueError(f"{self}: the sequence is empty and the shape of an entry of the outputs is "
+                             f"unknown ({why}), so the empty result cannot be shaped")
+        dims = [d for s in seqs for d in np.shape(s)[1:]]
+        dims += [d for i, x in zip(self.inner_inputs[self.n_seqs:], others)
+                 for d in (np.shape(x) if hasattr(i.type, "ndim") else ())]
+        return fn(dims, list(others))
 
     def infer_shape(self, fgraph, node, input_shapes):
-        raise NotImplementedError
+        from kiln.graph.replace import graph_replace
+        from kiln.graph.traversal import graph_inputs
+        from kiln.tensor.shape import infer_graph_shapes
+
+        ns = self.n_seqs
+        n = next((s[0] for s in input_shapes[:ns] if isinstance(s[0], (int, np.integer))), input_shapes[0][0])
+        inner = [tuple(s[1:]) for s in input_shapes[:ns]] + [tuple(s) for s in input_shapes[ns:]]
+        shapes = infer_graph_shapes(self.inner_inputs, self.inner_outputs, inner, inner=True)
+        syms = [d for s in shapes for d in s if isinstance(d, Variable)]
+        # an inner shape may be computed from inner *values* (a reshape to a computed shape):
+        # those of the other inputs are the outer inputs', those of an entry have no outer name
+        pos = {v: i for i, v in enumerate(self.inner_inputs)}
+        roots = [v for v in graph_inputs(syms) if v in pos]
+        if any(pos[v] < ns for v in roots):
+            raise NotImplementedError(f"{self}: an output's shape depends on the values of a sequence entry")
+        if roots:
+            moved = iter(graph_replace(syms, {v: node.inputs[pos[v]] for v in roots}, strict=False))
+            shapes = [tuple(next(moved) if isinstance(d, Variable) else d for d in s) for s in shapes]
+        return [(n,) + tuple(s) for s in shapes]
+
+
+def _entry_shape_fn(op: Map):
+    """(fn, None) with fn(dims, others) -> the entry shape of each output of `op`, where `dims`
+    are the run-time lengths of the inner inputs' axes (an entry's for the sequences) and
+    `others` the values of the other inputs; (None, why) when those do not determine it."""
+    from kiln.graph.fg import FunctionGraph
+    from kiln.graph.traversal import graph_inputs
+    from kiln.linkers.python import PythonLinker
+    from kiln.tensor.shape import infer_graph_shapes
+
+    ns = op.n_seqs
+    holders, shapes = [], []
+    for i in op.inner_inputs:
+        dims = []
+        for d in range(getattr(i.type, "ndim", 0)):
+            h = TensorType("int64", ())(f"dim{len(holders)}")
+            holders.append(h)
+            dims.append(h)
+        shapes.append(tuple(dims))
+    static = [tuple(o.type.shape) for o in op.inner_outputs]
+    try:
+        got = infer_graph_shapes(op.inner_inputs, op.inner_outputs, shapes, inner=True)
+    except NotImplementedError as e:
+        if all(None not in s for s in static):
+            return (lambda dims, others: static), None
+        return None, str(e)
+    syms = [d for s in got for d in s if isinstance(d, Variable)]
+    seq_in = set(op.inner_inputs[:ns])
+    if any(v in seq_in for v in graph_inputs(syms)):
+        if all(None not in s for s in static):
+            return (lambda dims, others: static), None
+        return None, "it depends on the values of a sequence entry"
+    run = PythonLinker().make_runner(FunctionGraph(holders + list(op.inner_inputs[ns:]), syms)) if syms else None
+
+    def fn(dims, others):
+        vals = iter(run([np.asarray(d, dtype="int64") for d in dims] + list(others)) if run else [])
+        out = []
+        for s, st in zip(got, static):
+            shp = tuple(int(next(vals)) if isinstance(d, Variable) else int(d) for d in s)
+            if any(a is not None and a != b for a, b in zip(st, shp)):
+                raise ValueError(f"{op}: the inner graph's shapes give an entry shape {shp}, "
+                                 f"which contradicts its static shape {st}")
+            out.append(shp)
+        return out
+
+    return fn, None
 
 
 def _free_inputs(outputs: Sequence[Variable], bound: Sequence[Variable]) -> list[Variable]:

@@ -12,3 +12,4 @@ from kiln.gradient.rules import linalg_more  # noqa: F401,E402  (PyTensor-compat
 from kiln.gradient.rules import signal  # noqa: F401,E402  (convolutions)
 from kiln.gradient.rules import optimize  # noqa: F401,E402  (scipy.optimize ops: implicit function theorem)
 from kiln.gradient.rules import sparse  # noqa: F401,E402  (kiln.sparse: structured gradients)
+from kiln.gradient.rules import map  # noqa: F401,E402  (kiln.gradient.jacobian's Map: tangent maps and their transpose)
