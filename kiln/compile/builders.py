@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from kiln.graph.basic import Apply, Variable
 from kiln.graph.inner import InnerGraphOp
 from kiln.graph.op import Op
@@ -67,7 +69,9 @@ class OpFromGraph(InnerGraphOp):
 
 class PullbackLinear(Op):
     """The tangent of an OpFromGraph with only a pullback override: a linear node whose
-    transpose calls the pullback.  Inputs: (*primal inputs, *primal outputs, *tangents)."""
+    transpose calls the pullback (reverse mode).  Evaluated (forward mode: Rop, jvp), it
+    computes the inner graph's own tangent, as PyTensor's OpFromGraph does when only
+    `lop_overrides` is given.  Inputs: (*primal inputs, *primal outputs, *tangents)."""
 
     __props__ = ("ofg",)
 
@@ -75,13 +79,38 @@ class PullbackLinear(Op):
         self.ofg = ofg
         n_in, n_out = len(ofg.inner_inputs), len(ofg.inner_outputs)
         self.linear_inputs = tuple(range(n_in + n_out, 2 * n_in + n_out))
+        self._forward = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_forward": None}   # the compiled forward pass is rebuilt on demand
 
     def make_node(self, *args: Variable) -> Apply:
         return Apply(self, list(args), [o.type() for o in self.ofg.inner_outputs])
 
     def perform(self, node, inputs, output_storage):
-        raise NotImplementedError(f"{self.ofg} has only a pullback override: forward mode (Rop) is "
-                                  f"not available; give it a jvp override")
+        n_in, n_out = len(self.ofg.inner_inputs), len(self.ofg.inner_outputs)
+        if self._forward is None:
+            self._forward = _inner_tangents(self.ofg)
+        res = self._forward(list(inputs[:n_in]) + list(inputs[n_in + n_out:]))
+        for store, r, out in zip(output_storage, res, node.outputs):
+            store[0] = np.asarray(r, dtype=out.type.dtype)
+
+
+def _inner_tangents(ofg: OpFromGraph) -> Callable:
+    """run(inputs + tangents) -> the tangents of ofg's outputs, from its inner graph (python
+    linker, built once per op on the first forward-mode evaluation)."""
+    from kiln.graph.fg import FunctionGraph
+    from kiln.graph.replace import clone_replace
+    from kiln.gradient.forward import push_tangents
+    from kiln.linkers.python import PythonLinker
+    from kiln.tensor.creation import zeros_like
+
+    ins = [v.type() for v in ofg.inner_inputs]
+    outs = clone_replace(list(ofg.inner_outputs), dict(zip(ofg.inner_inputs, ins)))
+    ts = [v.type() for v in ins]
+    st = push_tangents(outs, ins, ts)
+    touts = [zeros_like(o) if is_zero(st.tangent(o)) else st.tangent(o) for o in outs]
+    return PythonLinker().make_runner(FunctionGraph(ins + ts, touts))
 
 
 @register_jvp(OpFromGraph)

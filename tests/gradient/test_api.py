@@ -173,12 +173,15 @@ def test_op_from_graph_default_jvp_and_overrides():
     np.testing.assert_allclose(run([x, y], grad(over(x, y).sum(), x), X, Y), 3.0 * Y)
     v = kt.vector("v")
     np.testing.assert_allclose(run([x, y, v], Rop(over(x, y), x, v), X, Y, np.ones(2)), 3.0 * Y)
-    # a pullback override: reverse mode only
+    # a pullback override drives reverse mode; forward mode differentiates the inner graph
+    # (PyTensor's OpFromGraph with only lop_overrides)
     pb = OpFromGraph([a, b], [a * b], pullback=lambda ins, outs, cts: [cts[0] * 7.0, cts[0] * 0.0])
     np.testing.assert_allclose(run([x, y], grad(pb(x, y).sum(), x), X, Y), [7.0, 7.0])
     np.testing.assert_allclose(run([x, y], grad(pb(x, x).sum(), x), X, Y), [7.0, 7.0])
-    with pytest.raises(NotImplementedError, match="pullback"):
-        run([x, y, v], Rop(pb(x, y), x, v), X, Y, np.ones(2))
+    V = np.array([0.25, -2.0])
+    np.testing.assert_allclose(run([x, y, v], Rop(pb(x, y), x, v), X, Y, V), V * Y)
+    np.testing.assert_allclose(run([x, y, v], Rop(pb(x, y), [x, y], [v, v]), X, Y, V), V * Y + X * V)
+    np.testing.assert_allclose(run([x, v], Rop(pb(x, x), x, v), X, V), 2 * X * V)
     assert kiln.OpFromGraph is OpFromGraph
 
 

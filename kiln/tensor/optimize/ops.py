@@ -215,7 +215,7 @@ class MinimizeOp(OptimizeOp):
     def _build_implicit(self):
         x = self.inner_inputs[0]
         g = self.inner_outputs[1] if self.jac else _grad(self.inner_outputs[0], x)
-        return g, _differentiable_jacobian(g, x)
+        return g, _jacobian(g, x)
 
 
 class MinimizeScalarOp(OptimizeOp):
@@ -258,7 +258,7 @@ class RootOp(OptimizeOp):
     def _build_implicit(self):
         x = self.inner_inputs[0]
         f = self.inner_outputs[0]
-        return f, _differentiable_jacobian(f, x)
+        return f, _jacobian(f, x)
 
 
 class RootScalarOp(OptimizeOp):
@@ -290,8 +290,9 @@ def _grad(cost: Variable, x: Variable) -> Variable:
 
 def _jacobian(f: Variable, x: Variable, vectorize: bool = False) -> Variable:
     """d f / d x for a vector f and vector x.  With static sizes (up to 64 entries, or any with
-    `vectorize`) the rows are unrolled into the graph, which keeps the Jacobian differentiable
-    again (higher orders); otherwise they come from one `Map` node, which has no derivative."""
+    `vectorize`) the rows are unrolled into the graph, where rewrites can fuse them; otherwise
+    they come from one `Map` node.  Either can be differentiated again (second derivatives of a
+    solution: Map's rules are in kiln/gradient/rules/map.py)."""
     from kiln.gradient import jacobian
 
     if f.ndim == 0:
@@ -299,25 +300,6 @@ def _jacobian(f: Variable, x: Variable, vectorize: bool = False) -> Variable:
     static = None not in f.type.shape
     unroll = static and (vectorize or int(np.prod(f.type.shape)) <= 64)
     return jacobian(f, x, disconnected_inputs="ignore", vectorize=unroll)
-
-
-def _differentiable_jacobian(f: Variable, x: Variable) -> Variable:
-    """d f / d x (vectors) for the implicit gradient, built so that it can be differentiated
-    again (second derivatives of a solution): rows unrolled for small static sizes, else one
-    jvp per column in a scan (`kiln.gradient.jacobian`'s Map has no derivative rule)."""
-    if f.ndim == 0:
-        return _grad(f, x)
-    if None not in f.type.shape and int(np.prod(f.type.shape)) <= 64:
-        return _jacobian(f, x)
-    from kiln.gradient import Rop
-    from kiln.scan import scan
-    from kiln.tensor.creation import eye
-    from kiln.tensor.shape import shape_i
-
-    n = shape_i(x, 0)
-    cols, _ = scan(lambda e: Rop(f, x, e, disconnected_outputs="ignore"),
-                   sequences=eye(n, n, 0, dtype=x.dtype))
-    return cols.T   # row j of the scan is column j of the Jacobian
 
 
 _register_rules()
