@@ -263,6 +263,14 @@ def test_vectorize_forward_mode_matches_finite_differences():
     _same(fn(A, V), got)
 
 
+def test_vectorize_of_an_empty_batch_is_empty_as_numpy():
+    f = kt.vectorize(lambda r: r / r.sum(), signature="(n)->(n)")
+    g = kt.vectorize(lambda A, b: kt.dot(A, b), signature="(m,n),(n)->(m)")
+    x, A, b = kt.dmatrix("x"), kt.dtensor3("A"), kt.dvector("b")
+    _same(_run([x], f(x), np.ones((0, 4))), np.ones((0, 4)))
+    _same(_run([A, b], g(A, b), np.ones((0, 2, 3)), np.ones(3)), np.einsum("kmn,n->km", np.ones((0, 2, 3)), np.ones(3)))
+
+
 def test_vectorize_scalar_core_is_loop_free():
     from kiln.gradient.jacobian import Map
     from kiln.graph.traversal import ancestors
