@@ -147,8 +147,27 @@ class InnerGraphOp(InnerGraphMixin, Op):
             store[0] = val
 
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
+        return self.outer_shapes(node, input_shapes)
+
+    def outer_shapes(self, node: Apply, input_shapes: list[tuple], bound: int = 0) -> list[tuple]:
+        """The inner outputs' shapes for inner inputs of `input_shapes`, in outer variables.
+
+        An inner shape may be computed from an inner input's *value* (a reshape to a computed
+        shape): it is moved onto the node's input in that position, except for the first
+        `bound` inputs (a Map's sequence entries, which have no outer name: NotImplementedError).
+        inner=True: an inner node without infer_shape raises NotImplementedError rather than
+        leaking inner variables into the outer graph; the caller then uses the outer output."""
+        from kiln.graph.replace import graph_replace
+        from kiln.graph.traversal import graph_inputs
         from kiln.tensor.shape import infer_graph_shapes
 
-        # inner=True: an inner node without infer_shape raises NotImplementedError rather than
-        # leaking inner variables into the outer graph; the caller then uses the outer output
-        return infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes, inner=True)
+        shapes = infer_graph_shapes(self.inner_inputs, self.inner_outputs, input_shapes, inner=True)
+        syms = [d for s in shapes for d in s if isinstance(d, Variable)]
+        pos = {v: i for i, v in enumerate(self.inner_inputs)}
+        roots = [v for v in graph_inputs(syms) if v in pos]
+        if any(pos[v] < bound for v in roots):
+            raise NotImplementedError(f"{self}: an output's shape depends on the values of a sequence entry")
+        if roots:
+            moved = iter(graph_replace(syms, {v: node.inputs[pos[v]] for v in roots}, strict=False))
+            shapes = [tuple(next(moved) if isinstance(d, Variable) else d for d in s) for s in shapes]
+        return [tuple(s) for s in shapes]

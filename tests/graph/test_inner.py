@@ -194,3 +194,20 @@ def test_infer_shape_of_inner_graph_uses_fully_static_shapes():
     op = InnerGraphOp([x], [_NoShapeOp()(x)])
     node = op(kt.TensorType("float64", (2, 3))("m")).owner
     assert [tuple(s) for s in op.infer_shape(None, node, [(2, 3)])] == [(2, 3)]
+
+
+def test_an_inner_shape_computed_from_an_input_value_is_moved_onto_the_outer_input():
+    # the outputs' lengths are computed from inner *values* (n itself; arange's stop, a value
+    # read off x's shape): the outer graph's shape must read the node's own inputs there, never
+    # the inner variables (the shape rewrites ask for it: an inner variable leaked before)
+    import kiln
+    from kiln.compile.builders import OpFromGraph
+
+    x, n = kt.dvector("x"), kt.lscalar("n")
+    op = OpFromGraph([x, n], [kt.zeros((n,)) + x.sum(), kt.arange(x.shape[0]) * 1.0])
+    a, m = kt.dvector("a"), kt.lscalar("m")
+    out, ramp = op(a, m * 2)
+    for mode in (kiln.Mode(linker="py"), kiln.Mode(linker="py", rewrites="none")):
+        f = kiln.function([a, m], [out.shape[0], out, ramp.shape[0] + 1], mode=mode)
+        length, value, ramp_len = f(np.arange(3.0), 2)
+        assert int(length) == 4 and value.tolist() == [3.0] * 4 and int(ramp_len) == 4
