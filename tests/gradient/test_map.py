@@ -295,3 +295,26 @@ def test_module_examples():
     mod = importlib.import_module("kiln.gradient.jacobian")   # (kiln.gradient.jacobian is also a function)
     res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.attempted >= 5 and res.failed == 0
+
+
+def test_a_compiled_jacobian_maps_only_the_row_dependent_part_in_the_functions_mode():
+    # compile_maps gives the Map the function's mode (its inner graph rewritten and linked like
+    # the function); the forward pass tanh(W x), the same for every row, is computed once outside
+    from kiln.compile.mode import Mode
+
+    def tanh_nodes(nodes):
+        return [n for n in nodes if "tanh" in str(n.op)]
+
+    W = np.random.default_rng(5).normal(size=(4, 3))
+    x = kt.dvector("x")
+    J = jacobian(kt.tanh(kt.dot(kt.constant(W), x)) ** 2, x)
+    (op,) = _maps([J])
+    assert not tanh_nodes(op.fgraph.apply_nodes) and tanh_nodes(toposort([J]))
+    xv = np.array([0.3, -0.2, 0.5])
+    t = np.tanh(W @ xv)
+    want = (2 * t * (1 - t ** 2))[:, None] * W
+    for mode in (Mode(linker="py"), Mode(linker="c"), Mode(linker="py", rewrites="none")):
+        f = kiln.function([x], J, mode=mode)
+        (node,) = [n for n in f.fgraph.apply_nodes if isinstance(n.op, Map)]
+        assert node.op.mode == (None if mode.rewrites == "none" else mode)
+        np.testing.assert_allclose(f(xv), want, rtol=1e-12)
