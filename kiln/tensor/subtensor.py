@@ -104,7 +104,10 @@ def _as_index(i: Any) -> Variable:
     v = i if isinstance(i, Variable) else constant(int(i), dtype="int64")
     v = as_tensor_variable(v)
     if v.ndim != 0 or not dtypes.is_integer(v.dtype):
-        raise IndexError(f"basic indices must be integer scalars, got {v} of type {v.type}")
+        from kiln.tensor.exceptions import SubtensorAdvancedIndexError   # an IndexError too
+
+        raise (SubtensorAdvancedIndexError if v.ndim else IndexError)(
+            f"basic indices must be integer scalars, got {v} of type {v.type}")
     return v
 
 

@@ -7,11 +7,12 @@ import numpy as np
 
 from kiln.graph.basic import Type, Variable
 from kiln.scalar import dtypes
+from kiln.tensor.exceptions import ShapeError
 
 __all__ = ["TensorType", "ShapeMismatchError"]
 
 
-class ShapeMismatchError(ValueError):
+class ShapeMismatchError(ShapeError, ValueError):
     """A value's shape contradicts a statically known dimension length."""
 
 
