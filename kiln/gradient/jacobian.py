@@ -343,37 +343,15 @@ def hessian(cost: Any, wrt: Any, consider_constant=None, disconnected_inputs: st
     return rebuild(out)
 
 
-class CompileMaps:
-    """The `compile_maps` rewrite: each Map of the graph compiles its inner graph in the mode
-    of the function being compiled (rewritten, and linked to C under the C linker) instead of
-    interpreting it, as LazyIfElse's branches are: a 200 x 200 jacobian took 7.8 ms per call
-    interpreted.  Registered in the fusion phase (after the gradients, which make Maps)."""
-
-    name = "compile_maps"
-
-    def apply(self, fgraph) -> int:
-        from kiln.rewrites.pipeline import CURRENT_MODE
-
-        mode = CURRENT_MODE.get()
-        if mode is None:
-            return 0
-        count = 0
-        for node in list(fgraph.toposort()):
-            if isinstance(node.op, Map) and node.op.mode is None and node in fgraph.apply_nodes:
-                new = node.op.with_mode(mode)(*node.inputs)
-                new = new if isinstance(new, list) else [new]
-                fgraph.replace_all(list(zip(node.outputs, new)), reason="compile_maps")
-                count += 1
-        return count
-
-
 def _register() -> None:
-    from kiln.rewrites.db import GraphRewriter, register
+    """The `compile_maps` rewrite: each Map compiles its inner graph in the mode of the function
+    being compiled (rewritten, and linked to C under the C linker) instead of interpreting it,
+    as LazyIfElse's branches are: a 200 x 200 jacobian took 7.8 ms per call interpreted.  In the
+    fusion phase (after the gradients, which make Maps)."""
+    from kiln.rewrites.db import register
+    from kiln.rewrites.inherit_mode import InheritMode
 
-    class _CompileMaps(CompileMaps, GraphRewriter):
-        pass
-
-    register(_CompileMaps(), phase="fusion", tags=("compile_maps",))
+    register(InheritMode("compile_maps", Map), phase="fusion", tags=("compile_maps",))
 
 
 _register()

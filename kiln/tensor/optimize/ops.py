@@ -12,7 +12,7 @@ from kiln.graph.basic import Apply, Variable
 from kiln.graph.inner import InnerGraphOp
 from kiln.tensor.type import TensorType
 
-__all__ = ["OptimizeOp", "MinimizeOp", "MinimizeScalarOp", "RootOp", "RootScalarOp", "InheritOuterMode"]
+__all__ = ["OptimizeOp", "MinimizeOp", "MinimizeScalarOp", "RootOp", "RootScalarOp"]
 
 
 # -- hashable optimizer options ------------------------------------------------------------
@@ -123,35 +123,14 @@ class OptimizeOp(InnerGraphOp):
         return new
 
 
-class InheritOuterMode:
-    """Graph rule: an optimize op with no mode of its own compiles its inner functions with
-    the mode of the function it is compiled in (so `kiln.Mode(linker="py")` runs the objective
-    with the python linker too).  Registered in the "merge" phase, which every rewrite level
-    but "none" runs; under "none" the inner functions use kiln's default mode."""
-
-    name = "optimize_inherit_mode"
-
-    def apply(self, fgraph) -> int:
-        from kiln.rewrites.pipeline import CURRENT_MODE
-
-        mode = CURRENT_MODE.get()
-        if mode is None:
-            return 0
-        count = 0
-        for node in [n for n in fgraph.toposort() if isinstance(n.op, OptimizeOp) and n.op.mode is None]:
-            new = node.op.with_mode(mode).make_node(*node.inputs)
-            for o, v in zip(node.outputs, new.outputs):
-                v.name = o.name
-            fgraph.replace_all(list(zip(node.outputs, new.outputs)), reason=self.name)
-            count += 1
-        return count
-
-
 def _register_rules() -> None:
-    from kiln.rewrites.db import GraphRewriter, register
+    """An optimize op with no mode of its own compiles its inner functions with the mode of the
+    function it is compiled in.  In the "merge" phase, which every rewrite level but "none"
+    runs; under "none" the inner functions use kiln's default mode."""
+    from kiln.rewrites.db import register
+    from kiln.rewrites.inherit_mode import InheritMode
 
-    rule = type("InheritOuterModeRule", (InheritOuterMode, GraphRewriter), {})()
-    register(rule, phase="merge", tags=("optimize_inherit_mode",))
+    register(InheritMode("optimize_inherit_mode", OptimizeOp), phase="merge", tags=("optimize_inherit_mode",))
 
 
 class _Evaluator:
