@@ -14,3 +14,4 @@ from kiln.gradient.rules import optimize  # noqa: F401,E402  (scipy.optimize ops
 from kiln.gradient.rules import sparse  # noqa: F401,E402  (kiln.sparse: structured gradients)
 from kiln.gradient.rules import map  # noqa: F401,E402  (kiln.gradient.jacobian's Map: tangent maps and their transpose)
 from kiln.gradient.rules import fft  # noqa: F401,E402  (kiln.tensor.fft: rfft/irfft, linear)
+from kiln.gradient.rules import blockwise  # noqa: F401,E402  (kiln.tensor.blockwise: the vectorized core jvp)
