@@ -202,12 +202,12 @@ class Blockwise(Op):
         for cell, r in zip(output_storage, outs):
             cell[0] = r
 
-    def _empty_core_shapes(self, node: Apply, core: Apply, arrays: list, nb: int) -> list[tuple]:
-        dims: dict[str, int] = {}
-        for a, sig in zip(arrays, self.inputs_sig):
-            dims.update(zip(sig, a.shape[nb:]))
-        inferred = None
-        out = []
+    def _output_core_shapes(self, node: Apply, nb: int, dims: dict, core_shapes) -> list[tuple]:
+        """Each output's core shape: a dimension's static length, else the signature's (a named
+        dimension's length in `dims`, or a number), else `core_shapes(name)[k][d]` (the core op's
+        shapes, asked for once, only when needed; `name`: the first dimension that needs them)."""
+        asked: list = []
+        res = []
         for k, (o, sig) in enumerate(zip(node.outputs, self.outputs_sig)):
             shp = []
             for d, name in enumerate(sig):
@@ -219,16 +219,26 @@ class Blockwise(Op):
                 elif name.isdigit():
                     shp.append(int(name))
                 else:
-                    if inferred is None:
-                        try:
-                            inferred = self.core_op.infer_shape(None, core, [a.shape[nb:] for a in arrays])
-                        except NotImplementedError as e:
-                            raise ValueError(f"{self}: the batch is empty and the length of core dimension "
-                                             f"{name!r} of output {k} is unknown (core op {self.core_op} has no "
-                                             f"infer_shape)") from e
-                    shp.append(_as_int(inferred[k][d], self, name))
-            out.append(tuple(int(n) for n in shp))
-        return out
+                    if not asked:
+                        asked.append(core_shapes(name))
+                    shp.append(asked[0][k][d])
+            res.append(tuple(shp))
+        return res
+
+    def _empty_core_shapes(self, node: Apply, core: Apply, arrays: list, nb: int) -> list[tuple]:
+        dims: dict[str, int] = {}
+        for a, sig in zip(arrays, self.inputs_sig):
+            dims.update(zip(sig, a.shape[nb:]))
+
+        def core_shapes(name: str):
+            try:
+                return self.core_op.infer_shape(None, core, [a.shape[nb:] for a in arrays])
+            except NotImplementedError as e:
+                raise ValueError(f"{self}: the batch is empty and the length of core dimension {name!r} of the "
+                                 f"outputs is unknown (core op {self.core_op} has no infer_shape)") from e
+
+        return [tuple(_as_int(n, self, name) for n, name in zip(s, sig))
+                for s, sig in zip(self._output_core_shapes(node, nb, dims, core_shapes), self.outputs_sig)]
 
     # -- shapes ---------------------------------------------------------------
     def infer_shape(self, fgraph, node: Apply, input_shapes: list[tuple]) -> list[tuple]:
@@ -242,24 +252,8 @@ class Blockwise(Op):
             for name, n, static in zip(sig, s[nb:], x.type.shape[nb:]):
                 if name not in dims or (static is not None and not isinstance(dims[name], int)):
                     dims[name] = static if static is not None else n    # prefer a known length
-        core_out = None
-        res = []
-        for k, (o, sig) in enumerate(zip(node.outputs, self.outputs_sig)):
-            shp = []
-            for d, name in enumerate(sig):
-                static = o.type.shape[nb + d]
-                if static is not None:
-                    shp.append(static)
-                elif name in dims:
-                    shp.append(dims[name])
-                elif name.isdigit():
-                    shp.append(int(name))
-                else:
-                    if core_out is None:
-                        core_out = self._core_infer_shape(node, [s[nb:] for s in input_shapes])
-                    shp.append(core_out[k][d])
-            res.append(batch + tuple(shp))
-        return res
+        core = self._output_core_shapes(node, nb, dims, lambda name: self._core_infer_shape(node, [s[nb:] for s in input_shapes]))
+        return [batch + s for s in core]
 
     def _core_infer_shape(self, node: Apply, core_in_shapes: list[tuple]) -> list[tuple]:
         """The core op's infer_shape on a dummy core node; NotImplementedError when it has none,
