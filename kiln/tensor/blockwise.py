@@ -252,7 +252,8 @@ class Blockwise(Op):
             for name, n, static in zip(sig, s[nb:], x.type.shape[nb:]):
                 if name not in dims or (static is not None and not isinstance(dims[name], int)):
                     dims[name] = static if static is not None else n    # prefer a known length
-        core = self._output_core_shapes(node, nb, dims, lambda name: self._core_infer_shape(node, [s[nb:] for s in input_shapes]))
+        core_in = [s[nb:] for s in input_shapes]
+        core = self._output_core_shapes(node, nb, dims, lambda name: self._core_infer_shape(node, core_in))
         return [batch + s for s in core]
 
     def _core_infer_shape(self, node: Apply, core_in_shapes: list[tuple]) -> list[tuple]:
