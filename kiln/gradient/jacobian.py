@@ -163,7 +163,7 @@ def _entry_shape_fn(op: Map):
     holders, shapes = [], []
     for i in op.inner_inputs:
         dims = []
-        for d in range(getattr(i.type, "ndim", 0)):
+        for _ in range(getattr(i.type, "ndim", 0)):
             h = TensorType("int64", ())(f"dim{len(holders)}")
             holders.append(h)
             dims.append(h)

@@ -98,7 +98,8 @@ def test_infer_shape_from_entry_and_other_shapes():
     X = kt.matrix("X")
     o1, o2 = op(X, m)
     node = o1.owner
-    shapes = node.op.infer_shape(None, node, [(kt.shape_i(X, 0), kt.shape_i(X, 1)), (kt.shape_i(m, 0), kt.shape_i(m, 1))])
+    shapes = node.op.infer_shape(None, node, [(kt.shape_i(X, 0), kt.shape_i(X, 1)),
+                                              (kt.shape_i(m, 0), kt.shape_i(m, 1))])
     assert len(shapes) == 2 and all(len(s) == 3 - k for k, s in enumerate(shapes))
     Xv, mv = np.ones((4, 3)), np.ones((5, 2))
     for o in (o1, o2):

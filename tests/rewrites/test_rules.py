@@ -35,7 +35,8 @@ CASES = [
     ("mul_one", False, lambda: (((x := vec()),), x * 2, (V,))),
     ("sub_zero", True, lambda: (((x := vec()),), x - 0, (V,))),
     # switch_same: equal branches under a scalar condition; a vector condition may broadcast x
-    ("switch_same", True, lambda: (((x := vec()), (c := kt.scalar("c"))), kt.switch(c > 0, x, x) * 2, (V, np.array(1.0)))),
+    ("switch_same", True, lambda: (((x := vec()), (c := kt.scalar("c"))), kt.switch(c > 0, x, x) * 2,
+                                   (V, np.array(1.0)))),
     ("switch_same", False, lambda: (((x := kt.vector("x", shape=(1,))), (c := vec("c"))),
                                     kt.switch(c > 0, x, x) * 2, (V[:1], V))),
     ("flatten_add_mul", True, lambda: (((x := vec()), (y := vec("y"))), (x + y) + (x * y * 3), (V, V[::-1]))),

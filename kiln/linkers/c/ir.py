@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "MatVecPairKernel", "SliceKernel", "JoinKernel", "Segment"]
+__all__ = ["Operand", "LoopKernel", "ReduceKernel", "MatMulKernel", "MatVecPairKernel", "SliceKernel", "JoinKernel",
+           "Segment"]
 
 
 @dataclass(frozen=True)

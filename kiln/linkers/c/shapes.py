@@ -115,7 +115,8 @@ def _shapes_matvec_pair(node: Apply, shapes: list[tuple], args: list) -> tuple:
 
 SHAPE_RULES: dict[type, ShapeRule] = {
     Elemwise: _shapes_elemwise, Dot: _shapes_product, MatMul: _shapes_product, Gemm: _shapes_gemm,
-    Gemv: _shapes_gemm, MatVecPair: _shapes_matvec_pair, Softmax: _shapes_same, LogSoftmax: _shapes_same, CumOp: _shapes_same,
+    Gemv: _shapes_gemm, MatVecPair: _shapes_matvec_pair, Softmax: _shapes_same, LogSoftmax: _shapes_same,
+    CumOp: _shapes_same,
     red.Argmax: _shapes_argext, red.Argmin: _shapes_argext, Join: _shapes_join,
     **{cls: _shapes_reduce for cls in (red.Sum, red.Prod, red.Max, red.Min, red.Any, red.All)},
 }
